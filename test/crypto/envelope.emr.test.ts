@@ -3,7 +3,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   CAPSULE_LENGTH,
-  EnvelopeError,
   HEADER_LENGTH,
   KEY_BLOCK_LENGTH,
   KeyBlock,
@@ -16,28 +15,11 @@ import {
   openDekWithCFrags,
   openDekWithSecretKey,
   readEnvelopeHeader,
-  type EnvelopeErrorCode,
 } from '../../src/crypto/envelope/index.js';
 import { CapsuleFrag, SecretKey, Signer, generateKFrags, reencrypt } from '../../src/crypto/umbral/index.js';
+import { collect, expectCode } from './envelope-helpers.js';
 
 const S = 4096;
-
-async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of it) parts.push(c);
-  return new Uint8Array(Buffer.concat(parts));
-}
-
-async function expectCode(p: Promise<unknown> | (() => unknown), code: EnvelopeErrorCode, message?: RegExp): Promise<EnvelopeError> {
-  const err = await (typeof p === 'function' ? Promise.resolve().then(p) : p).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(EnvelopeError);
-  expect((err as EnvelopeError).code).toBe(code);
-  if (message) expect((err as EnvelopeError).message).toMatch(message);
-  return err as EnvelopeError;
-}
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 

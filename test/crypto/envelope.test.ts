@@ -5,10 +5,10 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { loadBackend, type BackendName } from '../../src/crypto/envelope/backend.js';
 import { acquireBuffer, releaseBuffer } from '../../src/crypto/envelope/buffers.js';
-import { EnvelopeError, type EnvelopeErrorCode } from '../../src/crypto/envelope/errors.js';
 import { HEADER_LENGTH, KEY_BLOCK_LENGTH, TAG_LENGTH, encodeHeader, parseHeader } from '../../src/crypto/envelope/format.js';
 import { deriveStreamKey, segmentNonce } from '../../src/crypto/envelope/segments.js';
 import { DEFAULT_SEGMENT_SIZE, decryptWithDek, encryptUnderHeader, encryptWithDek } from '../../src/crypto/envelope/stream.js';
+import { collect, expectCode } from './envelope-helpers.js';
 
 const S = 4096; // smallest segment size: keeps multi-segment cases small
 const SEALED = S + TAG_LENGTH;
@@ -34,28 +34,11 @@ function* chunked(data: Uint8Array, min: number, max: number, seed = 1): Generat
   }
 }
 
-async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of it) parts.push(c);
-  return new Uint8Array(Buffer.concat(parts));
-}
-
 const keyBlock = () => randomBytes(KEY_BLOCK_LENGTH); // opaque to the segment layer
 const dek = () => new Uint8Array(randomBytes(32));
 
 async function seal(plain: Uint8Array, k: Uint8Array, opts: { segmentSize?: number; backend?: BackendName } = {}) {
   return collect(encryptWithDek([plain], k, keyBlock(), { segmentSize: S, ...opts }).stream);
-}
-
-async function expectCode(p: Promise<unknown>, code: EnvelopeErrorCode, message?: RegExp): Promise<EnvelopeError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(EnvelopeError);
-  expect((err as EnvelopeError).code).toBe(code);
-  if (message) expect((err as EnvelopeError).message).toMatch(message);
-  return err as EnvelopeError;
 }
 
 const open = (env: Uint8Array, k: Uint8Array, backend?: BackendName) => collect(decryptWithDek([env], k, backend ? { backend } : {}));

@@ -5,22 +5,12 @@ import { createRequire } from 'node:module';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import * as ours from '../../src/crypto/umbral/index.js';
-import { UmbralError } from '../../src/crypto/umbral/index.js';
+import { UmbralError, type UmbralErrorCode } from '../../src/crypto/umbral/index.js';
 
 const require = createRequire(import.meta.url);
 const wasm = require('@nucypher/umbral-pre') as typeof import('@nucypher/umbral-pre');
 
-type Code =
-  | 'MALFORMED_BYTES'
-  | 'INVALID_CAPSULE'
-  | 'KFRAG_VERIFICATION_FAILED'
-  | 'CFRAG_VERIFICATION_FAILED'
-  | 'DECRYPTION_FAILED'
-  | 'NO_CFRAGS'
-  | 'MISMATCHED_CFRAGS'
-  | 'DUPLICATE_CFRAGS'
-  | 'REENCRYPTION_CHECK_FAILED'
-  | 'INVALID_ARGUMENT';
+type Code = UmbralErrorCode;
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));

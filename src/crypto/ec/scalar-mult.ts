@@ -72,7 +72,7 @@ function oddMultiples(p: Affine | Jacobian, size: number): Affine[] {
   return toAffineBatch(out);
 }
 
-const VAR_W = 4;
+const VAR_W = 5;
 const VAR_TABLE = 1 << (VAR_W - 1);
 // GLV halves are < 2^128; +1 for parity makes them ≤ 2^128 + 1 (129 bits): windows·W ≥ 130.
 const VAR_WINDOWS = Math.ceil(130 / VAR_W);

@@ -1,3 +1,5 @@
+import { CodedError } from '../../errors.js';
+
 /** Stable error codes of the EMR envelope; callers branch on `code`, never on the message. */
 export type EnvelopeErrorCode =
   | 'MALFORMED_HEADER'
@@ -12,13 +14,7 @@ export type EnvelopeErrorCode =
  * Every failure of the envelope module. Messages carry context (segment index, offsets, lengths) but never key
  * material or plaintext.
  */
-export class EnvelopeError extends Error {
+export class EnvelopeError extends CodedError<EnvelopeErrorCode> {
   override readonly name = 'EnvelopeError';
-  readonly code: EnvelopeErrorCode;
-
-  constructor(code: EnvelopeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 

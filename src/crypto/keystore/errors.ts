@@ -1,3 +1,5 @@
+import { CodedError } from '../../errors.js';
+
 /**
  * Errors raised by the keystore. Messages name the offending field or operation but never contain a passphrase or
  * secret-key bytes, so they are safe to log.
@@ -16,14 +18,8 @@ export type KeystoreErrorCode =
   /** A caller-supplied argument is invalid (empty passphrase, out-of-range KDF parameters, identical keys, ...). */
   | 'INVALID_ARGUMENT';
 
-export class KeystoreError extends Error {
+export class KeystoreError extends CodedError<KeystoreErrorCode> {
   override readonly name = 'KeystoreError';
-  readonly code: KeystoreErrorCode;
-
-  constructor(code: KeystoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** Shorthand for a MALFORMED error about one field of the file. */

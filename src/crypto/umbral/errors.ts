@@ -1,3 +1,5 @@
+import { CodedError } from '../../errors.js';
+
 /** Every Umbral failure is an UmbralError with a stable code (docs/umbral-api.md lists them). */
 export type UmbralErrorCode =
   | 'MALFORMED_BYTES'
@@ -11,14 +13,8 @@ export type UmbralErrorCode =
   | 'REENCRYPTION_CHECK_FAILED'
   | 'INVALID_ARGUMENT';
 
-export class UmbralError extends Error {
+export class UmbralError extends CodedError<UmbralErrorCode> {
   override readonly name = 'UmbralError';
-  constructor(
-    readonly code: UmbralErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export function malformed(what: string, reason: string): UmbralError {
