@@ -4,7 +4,7 @@
  */
 import { secp256k1, secp256k1_hasher } from '@noble/curves/secp256k1.js';
 import { P, bigintTo32Bytes, bytesToBigint, fadd, fmul, fsqr, fsqrt } from './field.js';
-import { type Affine, type Jacobian, isOnCurve, toAffine } from './jacobian.js';
+import { type Affine, isOnCurve } from './jacobian.js';
 import { FixedBase } from './scalar-mult.js';
 
 const NoblePoint = secp256k1.Point;
@@ -47,13 +47,6 @@ export function decodePoint(bytes: Uint8Array): Affine {
     return p;
   }
   throw new RangeError(`expected 33 bytes with prefix 02/03 or 65 bytes with prefix 04, got ${bytes.length} bytes with prefix ${prefix ?? 'none'}`);
-}
-
-/** Affine form of a Jacobian result; throws if it is the identity (which Umbral never expects). */
-export function affineOf(p: Jacobian, what: string): Affine {
-  const a = toAffine(p);
-  if (!a) throw new RangeError(`${what} is the point at infinity`);
-  return a;
 }
 
 /** RFC 9380 secp256k1_XMD:SHA-256_SSWU_RO_ with the given domain separation tag. */
