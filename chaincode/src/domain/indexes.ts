@@ -1,0 +1,107 @@
+/**
+ * Composite-key indexes for search without rich queries (works on LevelDB). Each index is an object type and an
+ * attribute order; the last attribute is always the indexed object's id, so a partial key of the leading
+ * attributes lists matches (ChaincodeStub.getStateByPartialCompositeKeyWithPagination, bookmark + page size) and
+ * every key is unique. Index entries hold an empty value (a single 0x00 byte on Fabric, which rejects empty
+ * values in some versions); the object itself is read from its primary key.
+ */
+import { invalid } from './errors.js';
+import type { Grant } from './grant.js';
+import type { AccessRequest } from './request.js';
+import type { EmrRecord } from './record.js';
+
+export interface IndexDefinition {
+  readonly objectType: string;
+  readonly attributes: readonly string[];
+}
+
+/** Primary-key object types: key = createCompositeKey(type, [id]). */
+export const OBJECT_TYPES = Object.freeze({
+  participant: 'pie.participant',
+  record: 'pie.emr',
+  request: 'pie.request',
+  grant: 'pie.grant',
+  operation: 'pie.operation',
+  credit: 'pie.credit',
+  /** the newest version of a record chain: [firstVersionId] → id of the head */
+  recordHead: 'pie.emr.head',
+});
+
+export const RECORD_INDEXES = Object.freeze({
+  patient: { objectType: 'pie.emr~patient', attributes: ['patientId', 'recordId'] },
+  author: { objectType: 'pie.emr~author', attributes: ['authorId', 'recordId'] },
+  hospital: { objectType: 'pie.emr~hospital', attributes: ['hospital', 'recordId'] },
+  category: { objectType: 'pie.emr~category', attributes: ['category', 'recordId'] },
+  securityLevel: { objectType: 'pie.emr~level', attributes: ['securityLevel', 'recordId'] },
+  code: { objectType: 'pie.emr~code', attributes: ['system', 'code', 'recordId'] },
+  year: { objectType: 'pie.emr~year', attributes: ['year', 'recordId'] },
+} satisfies Record<string, IndexDefinition>);
+export type RecordIndexName = keyof typeof RECORD_INDEXES;
+
+export const GRANT_INDEXES = Object.freeze({
+  record: { objectType: 'pie.grant~emr', attributes: ['emrId', 'grantId'] },
+  grantee: { objectType: 'pie.grant~grantee', attributes: ['granteeId', 'grantId'] },
+} satisfies Record<string, IndexDefinition>);
+
+export const REQUEST_INDEXES = Object.freeze({
+  record: { objectType: 'pie.request~emr', attributes: ['emrId', 'requestId'] },
+  requester: { objectType: 'pie.request~requester', attributes: ['requesterId', 'requestId'] },
+} satisfies Record<string, IndexDefinition>);
+
+export interface IndexEntry {
+  readonly objectType: string;
+  readonly attributes: readonly string[];
+}
+
+/** Years as 4 digits, so keys sort numerically. */
+export const yearAttribute = (year: number): string => String(year).padStart(4, '0');
+
+/** `system|code` → [system, code] (the summary parser guarantees exactly one `|`). */
+export function splitCode(coded: string): [string, string] {
+  const i = coded.indexOf('|');
+  return [coded.slice(0, i), coded.slice(i + 1)];
+}
+
+/** Every index entry for a record: one per index, one per coded concept. */
+export function recordIndexEntries(record: EmrRecord): IndexEntry[] {
+  const r = record;
+  const I = RECORD_INDEXES;
+  return [
+    { objectType: I.patient.objectType, attributes: [r.patientId, r.id] },
+    { objectType: I.author.objectType, attributes: [r.authorId, r.id] },
+    { objectType: I.hospital.objectType, attributes: [r.hospital, r.id] },
+    { objectType: I.category.objectType, attributes: [r.summary.category, r.id] },
+    { objectType: I.securityLevel.objectType, attributes: [r.summary.securityLevel, r.id] },
+    ...r.summary.codes.map((c) => ({ objectType: I.code.objectType, attributes: [...splitCode(c), r.id] })),
+    { objectType: I.year.objectType, attributes: [yearAttribute(r.summary.year), r.id] },
+  ];
+}
+
+export const grantIndexEntries = (g: Grant): IndexEntry[] => [
+  { objectType: GRANT_INDEXES.record.objectType, attributes: [g.emrId, g.id] },
+  { objectType: GRANT_INDEXES.grantee.objectType, attributes: [g.granteeId, g.id] },
+];
+
+export const requestIndexEntries = (q: AccessRequest): IndexEntry[] => [
+  { objectType: REQUEST_INDEXES.record.objectType, attributes: [q.emrId, q.id] },
+  { objectType: REQUEST_INDEXES.requester.objectType, attributes: [q.requesterId, q.id] },
+];
+
+/** The partial-key attributes for a search on `index` by its leading values (at least one, never the id). */
+export function indexQuery(index: IndexDefinition, values: readonly string[]): string[] {
+  const max = index.attributes.length - 1;
+  if (values.length < 1 || values.length > max) {
+    throw invalid('query', `${index.objectType} is searched by 1 to ${max} of ${index.attributes.slice(0, max).join(', ')}`);
+  }
+  values.forEach((v, i) => {
+    // eslint-disable-next-line no-control-regex
+    if (typeof v !== 'string' || v.length === 0 || v.length > 512 || /[\u0000\u{10ffff}]/u.test(v)) {
+      throw invalid(`query.${index.attributes[i]}`, 'must be a non-empty string without U+0000 or U+10FFFF');
+    }
+  });
+  return [...values];
+}
+
+/** Page sizes for paginated searches. */
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
