@@ -27,7 +27,8 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import type { common } from '@hyperledger/fabric-protos';
 import { CodedError } from '../../errors.js';
-import { blockHeaderHash, bytesEqual, checkBlock, decodeBlock, encodeBlock } from './blocks.js';
+import { bytesEqual } from '../../bytes.js';
+import { blockHeaderHash, checkBlock, decodeBlock, encodeBlock } from './blocks.js';
 
 export type BlockStoreErrorCode =
   /** The block does not extend the chain: wrong number, wrong previous hash, or internally inconsistent. */

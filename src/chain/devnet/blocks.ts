@@ -11,6 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import { common, peer } from '@hyperledger/fabric-protos';
+import { concatBytes } from '@noble/hashes/utils.js';
+import { bytesEqual } from '../../bytes.js';
 import { CodedError } from '../../errors.js';
 
 export type BlockErrorCode =
@@ -83,31 +85,13 @@ export function derOctetString(bytes: Uint8Array): Uint8Array {
 
 /** DER SEQUENCE (tag 0x30) of already-encoded elements. */
 export function derSequence(...elements: Uint8Array[]): Uint8Array {
-  return tlv(0x30, concatBytes(elements));
-}
-
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return tlv(0x30, concatBytes(...elements));
 }
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
   return new Uint8Array(h.digest());
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import { CurvePoint } from './curve-point.js';
 import { UmbralError } from './errors.js';
 import { DST, hashToScalar, parameters } from './hashing.js';
 import { type PublicKey, type Signature, randomNonZeroScalar } from './keys.js';
-import { VerifiedKeyFrag, bytesEqual, kfragSignedMessage, signatureField } from './kfrag.js';
+import { bytesEqual } from '../../bytes.js';
+import { VerifiedKeyFrag, kfragSignedMessage, signatureField } from './kfrag.js';
 import { Reader, Writer } from './serde.js';
 
 interface CapsuleFragFields {

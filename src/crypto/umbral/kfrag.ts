@@ -3,6 +3,7 @@
  * with f(0) = sk_A / d, one per proxy, each with a commitment u·rk and two signatures.
  */
 import { bytesToHex, concatBytes, randomBytes } from '@noble/hashes/utils.js';
+import { bytesEqual } from '../../bytes.js';
 import { bigintTo32Bytes, nadd, ninv, nmul } from '../ec/field.js';
 import { equals as jacEquals, Jacobian } from '../ec/jacobian.js';
 import { generatorTable } from '../ec/point.js';
@@ -54,13 +55,6 @@ function serialise(f: KeyFragFields): Uint8Array {
 }
 
 const fieldsEqual = (a: KeyFragFields, b: KeyFragFields): boolean => bytesEqual(serialise(a), serialise(b));
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
 
 /** A key fragment as received from the network: must be verified before use. */
 export class KeyFrag {

@@ -8,7 +8,8 @@ import { CurvePoint } from './curve-point.js';
 import { demDecrypt, demEncrypt } from './dem.js';
 import { UmbralError, assertBytes } from './errors.js';
 import { PublicKey, SecretKey } from './keys.js';
-import { bytesEqual, polynomialArg, sharedSecretScalar } from './kfrag.js';
+import { bytesEqual } from '../../bytes.js';
+import { polynomialArg, sharedSecretScalar } from './kfrag.js';
 
 export function encrypt(delegatingPk: PublicKey, plaintext: Uint8Array): [Capsule, Uint8Array] {
   if (!(delegatingPk instanceof PublicKey)) throw new UmbralError('INVALID_ARGUMENT', 'encrypt: delegatingPk must be a PublicKey');
