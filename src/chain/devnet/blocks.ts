@@ -115,7 +115,8 @@ export function blockHeaderBytes(h: HeaderFields): Uint8Array {
 
 /** Fabric's protoutil.BlockHeaderHash. Accepts plain fields or a common.BlockHeader. */
 export function blockHeaderHash(h: HeaderFields | common.BlockHeader): Uint8Array {
-  return sha256(blockHeaderBytes(h instanceof common.BlockHeader ? headerFields(h) : h));
+  // Duck-typed: with jest's module registry a decoded header need not be an instance of this copy's class.
+  return sha256(blockHeaderBytes('getNumber' in h ? headerFields(h) : h));
 }
 
 /** Fabric's protoutil.ComputeBlockDataHash: SHA-256 over the concatenation of the data entries. */
