@@ -1,0 +1,252 @@
+/**
+ * PIE's ledger client over @hyperledger/fabric-gateway: the one way the server talks to Fabric (the embedded dev
+ * network or a real Fabric gateway peer). It adds what every caller needs on top of the gateway API:
+ *
+ * - JSON in and out (the PIE contract takes and returns JSON text);
+ * - submit = endorse + submit + wait for the commit, with the block number, retried on MVCC / phantom-read
+ *   conflicts (a new proposal each time, so the contract re-reads the state);
+ * - chaincode event streams that resume from a checkpoint (block number + last transaction id);
+ * - one error type, `LedgerClientError`, whose `code` is the contract's ("[FORBIDDEN] …" → FORBIDDEN) or a
+ *   transport/commit code, with the chaincode message and never a stack trace from the peer.
+ */
+import { promises as fsp } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { checkpointers, connect, signers } from '@hyperledger/fabric-gateway';
+import type { ChaincodeEvent, Checkpointer, Contract, Gateway, Network } from '@hyperledger/fabric-gateway';
+import { CodedError } from '../errors.js';
+
+export type LedgerClientErrorCode =
+  /** the contract refused: its own codes */
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'FORBIDDEN'
+  | 'CONFLICT'
+  | 'BAD_SIGNATURE'
+  /** the contract failed unexpectedly */
+  | 'INTERNAL'
+  /** the gateway refused our identity or signature */
+  | 'PERMISSION_DENIED'
+  /** the transaction was ordered but committed invalid (see `validationCode`) */
+  | 'COMMIT_FAILED'
+  /** the gateway could not be reached or timed out */
+  | 'UNAVAILABLE'
+  /** the configuration is unusable */
+  | 'CONFIG';
+
+export class LedgerClientError extends CodedError<LedgerClientErrorCode> {
+  override readonly name = 'LedgerClientError';
+  constructor(
+    code: LedgerClientErrorCode,
+    message: string,
+    readonly details: { transactionId?: string; validationCode?: number; grpcCode?: number } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
+const CONTRACT_CODES = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'FORBIDDEN', 'CONFLICT', 'BAD_SIGNATURE', 'INTERNAL']);
+/** Fabric's chaincode failure as carried in gateway ErrorDetail messages. */
+const CHAINCODE_FAILURE = /chaincode response (\d+), ([\s\S]*)$/;
+const CODED = /^\[([A-Z_]+)\] ([\s\S]*)$/;
+/** Validation codes a retry with a fresh proposal can cure. */
+const RETRYABLE = new Set([11 /* MVCC_READ_CONFLICT */, 12 /* PHANTOM_READ_CONFLICT */]);
+
+interface GatewayLikeError {
+  name?: string;
+  message?: string;
+  code?: number;
+  details?: { message: string; mspId?: string }[];
+  transactionId?: string;
+}
+
+/** Turns any error the gateway client throws into a LedgerClientError. */
+export function ledgerError(e: unknown, transactionId?: string): LedgerClientError {
+  if (e instanceof LedgerClientError) return e;
+  const g = (e ?? {}) as GatewayLikeError;
+  for (const d of g.details ?? []) {
+    const m = CHAINCODE_FAILURE.exec(d.message);
+    if (!m) continue;
+    const coded = CODED.exec(m[2]!);
+    const code = coded && CONTRACT_CODES.has(coded[1]!) ? (coded[1] as LedgerClientErrorCode) : 'INTERNAL';
+    return new LedgerClientError(code, coded ? coded[2]! : m[2]!, { transactionId: g.transactionId ?? transactionId, grpcCode: g.code }, { cause: e });
+  }
+  const msg = g.message ?? String(e);
+  const details = { transactionId: g.transactionId ?? transactionId, grpcCode: g.code };
+  switch (g.code) {
+    case grpc.status.PERMISSION_DENIED:
+      return new LedgerClientError('PERMISSION_DENIED', msg, details, { cause: e });
+    case grpc.status.NOT_FOUND:
+    case grpc.status.INVALID_ARGUMENT:
+      return new LedgerClientError('INVALID_ARGUMENT', msg, details, { cause: e });
+    case grpc.status.UNAVAILABLE:
+    case grpc.status.DEADLINE_EXCEEDED:
+    case grpc.status.CANCELLED:
+      return new LedgerClientError('UNAVAILABLE', msg, details, { cause: e });
+    default:
+      return new LedgerClientError('INTERNAL', msg, details, { cause: e });
+  }
+}
+
+export interface LedgerIdentity {
+  mspId: string;
+  certificatePem: string;
+  privateKeyPem: string;
+}
+
+export interface LedgerConnectionConfig {
+  /** host:port of a Fabric gateway peer (or the dev network) */
+  endpoint: string;
+  /** PEM of the CA that signed the peer's TLS certificate; absent = plaintext (the dev network on loopback only) */
+  tlsCaCertPem?: string;
+  /** the TLS host name to expect when it differs from the endpoint's (e.g. peer0.org1.example.com) */
+  tlsServerName?: string;
+  channel: string;
+  chaincode: string;
+  identity: LedgerIdentity;
+  /** per-call deadlines in ms (defaults: evaluate 10 s, endorse 15 s, submit 5 s, commit status 60 s) */
+  timeouts?: Partial<Record<'evaluate' | 'endorse' | 'submit' | 'commitStatus', number>>;
+  /** submit attempts on MVCC / phantom-read conflicts (default 3) */
+  conflictRetries?: number;
+}
+
+export interface SubmitResult<T> {
+  result: T;
+  transactionId: string;
+  blockNumber: bigint;
+}
+
+export interface LedgerEvent<P = unknown> {
+  name: string;
+  payload: P;
+  transactionId: string;
+  blockNumber: bigint;
+}
+
+const decodeJson = (bytes: Uint8Array): unknown => {
+  const text = Buffer.from(bytes).toString('utf8');
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+};
+
+/** Reads connection details from files: certificate, key and TLS CA paths resolved to their contents. */
+export async function loadIdentity(certPath: string, keyPath: string, mspId: string): Promise<LedgerIdentity> {
+  try {
+    return { mspId, certificatePem: await fsp.readFile(certPath, 'utf8'), privateKeyPem: await fsp.readFile(keyPath, 'utf8') };
+  } catch (e) {
+    throw new LedgerClientError('CONFIG', `cannot read the ledger identity (${certPath}, ${keyPath}): ${(e as Error).message}`, {}, { cause: e });
+  }
+}
+
+export class LedgerClient {
+  private readonly network: Network;
+  private readonly contract: Contract;
+
+  private constructor(
+    private readonly grpcClient: grpc.Client,
+    private readonly gateway: Gateway,
+    readonly config: LedgerConnectionConfig,
+  ) {
+    this.network = gateway.getNetwork(config.channel);
+    this.contract = this.network.getContract(config.chaincode);
+  }
+
+  static connect(config: LedgerConnectionConfig): LedgerClient {
+    if (!/^[^\s:]+:\d{1,5}$/.test(config.endpoint)) throw new LedgerClientError('CONFIG', `endpoint "${config.endpoint}" must be host:port`);
+    let key;
+    try {
+      key = createPrivateKey(config.identity.privateKeyPem);
+    } catch (e) {
+      throw new LedgerClientError('CONFIG', `the identity's private key is not a PEM private key`, {}, { cause: e });
+    }
+    const credentials = config.tlsCaCertPem ? grpc.credentials.createSsl(Buffer.from(config.tlsCaCertPem)) : grpc.credentials.createInsecure();
+    const options: grpc.ClientOptions = config.tlsServerName ? { 'grpc.ssl_target_name_override': config.tlsServerName } : {};
+    const client = new grpc.Client(config.endpoint, credentials, options);
+    const t = { evaluate: 10_000, endorse: 15_000, submit: 5_000, commitStatus: 60_000, ...config.timeouts };
+    const deadline = (ms: number) => (): grpc.CallOptions => ({ deadline: Date.now() + ms });
+    const gateway = connect({
+      client,
+      identity: { mspId: config.identity.mspId, credentials: Buffer.from(config.identity.certificatePem) },
+      signer: signers.newPrivateKeySigner(key),
+      evaluateOptions: deadline(t.evaluate),
+      endorseOptions: deadline(t.endorse),
+      submitOptions: deadline(t.submit),
+      commitStatusOptions: deadline(t.commitStatus),
+    });
+    return new LedgerClient(client, gateway, config);
+  }
+
+  /** Runs a query transaction on one peer; nothing is ordered. */
+  async evaluate<T = unknown>(fn: string, ...args: string[]): Promise<T> {
+    try {
+      return decodeJson(await this.contract.evaluateTransaction(fn, ...args)) as T;
+    } catch (e) {
+      throw ledgerError(e);
+    }
+  }
+
+  /** Endorses, submits and waits for the commit; retries MVCC / phantom conflicts with a fresh proposal. */
+  async submit<T = unknown>(fn: string, ...args: string[]): Promise<SubmitResult<T>> {
+    const attempts = Math.max(1, (this.config.conflictRetries ?? 3) + 1);
+    for (let attempt = 1; ; attempt++) {
+      let txId: string | undefined;
+      try {
+        const endorsed = await this.contract.newProposal(fn, { arguments: args }).endorse();
+        txId = endorsed.getTransactionId();
+        const submitted = await endorsed.submit();
+        const status = await submitted.getStatus();
+        if (!status.successful) {
+          if (RETRYABLE.has(status.code) && attempt < attempts) continue;
+          throw new LedgerClientError('COMMIT_FAILED', `${fn}: transaction ${txId} committed invalid (validation code ${status.code})`, {
+            transactionId: txId,
+            validationCode: status.code,
+          });
+        }
+        return { result: decodeJson(submitted.getResult()) as T, transactionId: txId, blockNumber: status.blockNumber };
+      } catch (e) {
+        throw ledgerError(e, txId);
+      }
+    }
+  }
+
+  /**
+   * Chaincode events from `startBlock` (default: the next commit), or resuming after `checkpoint`; the iterator
+   * ends when `signal` aborts. Checkpoint each event you have handled to resume exactly after it.
+   */
+  async *events<P = unknown>(opts: { startBlock?: bigint; checkpoint?: Checkpointer; signal?: AbortSignal } = {}): AsyncGenerator<LedgerEvent<P>> {
+    let stream: AsyncIterable<ChaincodeEvent> & { close(): void };
+    try {
+      stream = await this.network.getChaincodeEvents(this.config.chaincode, {
+        ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
+        ...(opts.startBlock !== undefined ? { startBlock: opts.startBlock } : {}),
+      });
+    } catch (e) {
+      throw ledgerError(e);
+    }
+    const close = (): void => stream.close();
+    opts.signal?.addEventListener('abort', close, { once: true });
+    try {
+      for await (const e of stream) {
+        yield { name: e.eventName, payload: decodeJson(e.payload) as P, transactionId: e.transactionId, blockNumber: e.blockNumber };
+      }
+    } catch (e) {
+      if (!opts.signal?.aborted) throw ledgerError(e);
+    } finally {
+      opts.signal?.removeEventListener('abort', close);
+      close();
+    }
+  }
+
+  close(): void {
+    this.gateway.close();
+    this.grpcClient.close();
+  }
+}
+
+/** An in-memory or file checkpointer for `events` (re-exported so callers need not import the gateway package). */
+export const eventCheckpointers = checkpointers;
