@@ -108,3 +108,25 @@ export function assertGrantAnswersRequest(grant: Grant, request: AccessRequest):
   if (grant.granteeId !== request.requesterId) throw invalid('grant.granteeId', `must be the requester ${request.requesterId}`);
   if (grant.emergency !== undefined) throw invalid('grant.emergency', 'an approved request gives an ordinary grant');
 }
+
+export type GrantEndReason = 'REVOKED' | 'NOT_YET_VALID' | 'EXPIRED' | 'SUPERSEDED' | 'GRANTEE_SUSPENDED';
+export type GrantLiveness = { readonly live: true } | { readonly live: false; readonly reason: GrantEndReason; readonly message: string };
+
+/**
+ * Whether a grant may be used at `now`, given the head of its record's chain and the grantee's status: the window
+ * and revocation (isGrantLive), and also a data version update ends every grant on older versions (the new
+ * ciphertext has a new DEK the old kfrags do not reach), and a suspended grantee may use no grant.
+ */
+export function grantLiveness(grant: Grant, now: string, facts: { readonly headId: string; readonly granteeStatus: string }): GrantLiveness {
+  const t = millis(now, 'now');
+  if (grant.revokedAt !== undefined && t >= millis(grant.revokedAt)) {
+    return { live: false, reason: 'REVOKED', message: `grant ${grant.id} was revoked at ${grant.revokedAt}` };
+  }
+  if (t < millis(grant.notBefore)) return { live: false, reason: 'NOT_YET_VALID', message: `grant ${grant.id} is valid from ${grant.notBefore}` };
+  if (t >= millis(grant.notAfter)) return { live: false, reason: 'EXPIRED', message: `grant ${grant.id} expired at ${grant.notAfter}` };
+  if (facts.headId !== grant.emrId) {
+    return { live: false, reason: 'SUPERSEDED', message: `grant ${grant.id} ended: record ${grant.emrId} is superseded by ${facts.headId}` };
+  }
+  if (facts.granteeStatus !== 'active') return { live: false, reason: 'GRANTEE_SUSPENDED', message: `grantee ${grant.granteeId} is suspended` };
+  return { live: true };
+}

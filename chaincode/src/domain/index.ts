@@ -13,4 +13,6 @@ export * from './credits.js';
 export * from './indexes.js';
 export * from './signature.js';
 export * from './time.js';
+export * from './action.js';
+export * from './payloads.js';
 export { isoTime, millis, ID_PATTERN } from './validate.js';

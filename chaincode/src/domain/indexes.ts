@@ -25,6 +25,18 @@ export const OBJECT_TYPES = Object.freeze({
   credit: 'pie.credit',
   /** the newest version of a record chain: [firstVersionId] → id of the head */
   recordHead: 'pie.emr.head',
+  /** every record's chain: [recordId] → id of the chain's first version */
+  recordRoot: 'pie.emr.root',
+  /** a record chain's policy set by the patient: [firstVersionId] → AccessPolicy */
+  recordPolicy: 'pie.policy',
+  /** a patient's default policy for records created from then on: [patientId] → AccessPolicy */
+  patientPolicy: 'pie.policy.patient',
+  /** replay markers of signed actions: [sha256 hex of the signed bytes] */
+  action: 'pie.action',
+  /** registered public keys (signing and encryption alike): [keyHex] → participant id */
+  participantKey: 'pie.participant~key',
+  /** the one pending request per requester and record: [emrId, requesterId] → request id */
+  pendingRequest: 'pie.request~pending',
 });
 
 export const RECORD_INDEXES = Object.freeze({
@@ -47,6 +59,9 @@ export const REQUEST_INDEXES = Object.freeze({
   record: { objectType: 'pie.request~emr', attributes: ['emrId', 'requestId'] },
   requester: { objectType: 'pie.request~requester', attributes: ['requesterId', 'requestId'] },
 } satisfies Record<string, IndexDefinition>);
+
+/** Break-glass grants by patient, so that a patient can list every emergency access to the patient's records. */
+export const EMERGENCY_GRANT_INDEX: IndexDefinition = Object.freeze({ objectType: 'pie.grant~emergency', attributes: ['patientId', 'grantId'] });
 
 export interface IndexEntry {
   readonly objectType: string;
@@ -86,6 +101,11 @@ export const requestIndexEntries = (q: AccessRequest): IndexEntry[] => [
   { objectType: REQUEST_INDEXES.record.objectType, attributes: [q.emrId, q.id] },
   { objectType: REQUEST_INDEXES.requester.objectType, attributes: [q.requesterId, q.id] },
 ];
+
+export const emergencyGrantIndexEntry = (g: Grant, patientId: string): IndexEntry => ({
+  objectType: EMERGENCY_GRANT_INDEX.objectType,
+  attributes: [patientId, g.id],
+});
 
 /** The partial-key attributes for a search on `index` by its leading values (at least one, never the id). */
 export function indexQuery(index: IndexDefinition, values: readonly string[]): string[] {

@@ -1,0 +1,105 @@
+/**
+ * EMR records (Table 4) and their version chains. A record is authorised by its author's signature over its
+ * content; the transaction only adds the timestamp. Every chain has a root (its first version's id), under which the
+ * head (newest version) and the patient's chain policy are kept; every record points to its root.
+ */
+import {
+  ContractError,
+  OBJECT_TYPES,
+  assertAuthorSignature,
+  assertValidSuccessor,
+  canonicalJson,
+  invalid,
+  parseEmrRecord,
+  recordIndexEntries,
+} from '../domain/index.js';
+import type { EmrRecord } from '../domain/index.js';
+import { isPlainObject } from '../domain/validate.js';
+import type { Ledger } from '../ledger.js';
+import { idArgument, jsonArgument } from './args.js';
+
+/**
+ * CreateRecord: a first version, or the next version of a chain (data version update / key rotation). The
+ * submitting organisation must be the author's, the author an active physician (or the patient uploading the
+ * patient's own data), the policy the patient's current default, and a new version must follow the chain's head.
+ * Record ids are chosen by the client and signed, so a replayed submission is a CONFLICT.
+ */
+export async function createRecord(l: Ledger, recordJson: string): Promise<EmrRecord> {
+  const input = jsonArgument(recordJson, 'record');
+  if (!isPlainObject(input)) throw invalid('record', 'must be an object');
+  if ('timestamp' in input) throw invalid('record.timestamp', 'is set by the contract (the transaction time); leave it out');
+  const record = parseEmrRecord({ ...input, timestamp: l.now });
+  if (await l.exists('record', record.id)) throw new ContractError('CONFLICT', `record ${record.id} already exists`);
+
+  const author = await l.get('participant', record.authorId);
+  if (!author) throw new ContractError('NOT_FOUND', `record.authorId: participant ${record.authorId} not found`);
+  assertAuthorSignature(record, author.signingKey);
+  if (l.callerMsp !== author.org) {
+    throw new ContractError('FORBIDDEN', `caller: ${l.callerMsp} may not submit records authored by a participant of ${author.org}`);
+  }
+  if (record.hospital !== author.org) throw new ContractError('FORBIDDEN', `record.hospital: must be the author's organisation ${author.org}`);
+  if (author.status !== 'active') throw new ContractError('FORBIDDEN', `record.authorId: participant ${author.id} is ${author.status}`);
+  const selfUpload = record.authorId === record.patientId;
+  if (author.kind !== 'physician' && !(selfUpload && author.kind === 'patient')) {
+    throw new ContractError('FORBIDDEN', `record.authorId: a ${author.kind} may not author records (only a physician, or the patient for the patient's own data)`);
+  }
+  const patient = selfUpload ? author : await l.get('participant', record.patientId);
+  if (!patient) throw new ContractError('NOT_FOUND', `record.patientId: participant ${record.patientId} not found`);
+  if (patient.kind !== 'patient') throw invalid('record.patientId', `participant ${patient.id} is a ${patient.kind}, not a patient`);
+  if (patient.status !== 'active') throw new ContractError('FORBIDDEN', `record.patientId: patient ${patient.id} is ${patient.status}`);
+
+  let rootId = record.id;
+  if (record.previousId !== undefined) {
+    const previous = await l.get('record', record.previousId);
+    if (!previous) throw new ContractError('NOT_FOUND', `record.previousId: record ${record.previousId} not found`);
+    rootId = await l.rootOf(previous.id);
+    const head = await l.headOf(rootId);
+    if (head !== previous.id) {
+      throw new ContractError('CONFLICT', `record.previousId: record ${previous.id} is superseded by ${head}; a new version must follow the head`);
+    }
+    assertValidSuccessor(previous, record);
+    const root = rootId === previous.id ? previous : await l.require('record', rootId);
+    if (!selfUpload && record.authorId !== root.authorId) {
+      throw new ContractError('FORBIDDEN', `record.authorId: a new version may be authored only by the patient or by ${root.authorId}, the author of version 1`);
+    }
+  }
+  // The author cannot choose the patient's policy: it must be the one the patient set for new records.
+  const policy = await l.patientPolicy(patient.id);
+  if (canonicalJson(record.policy) !== canonicalJson(policy)) {
+    throw invalid('record.policy', `must be the patient's current policy (GetPatientPolicy ${patient.id})`);
+  }
+
+  await l.put('record', record);
+  await l.writeText(l.key(OBJECT_TYPES.recordRoot, record.id), rootId);
+  await l.writeText(l.key(OBJECT_TYPES.recordHead, rootId), record.id);
+  await l.writeIndex(recordIndexEntries(record));
+  l.emit('RecordCreated', {
+    recordId: record.id,
+    patientId: record.patientId,
+    hospital: record.hospital,
+    version: record.version,
+    previousId: record.previousId,
+  });
+  return record;
+}
+
+export async function getRecord(l: Ledger, id: string): Promise<EmrRecord> {
+  return l.require('record', idArgument(id, 'recordId'));
+}
+
+/** The newest version of the chain that contains `id`. */
+export async function getRecordHead(l: Ledger, id: string): Promise<EmrRecord> {
+  return l.require('record', await l.headOfChainContaining(idArgument(id, 'recordId')));
+}
+
+/** Every version of the chain that contains `id`, oldest first. */
+export async function getRecordVersions(l: Ledger, id: string): Promise<EmrRecord[]> {
+  const versions: EmrRecord[] = [];
+  let next: string | undefined = await l.headOfChainContaining(idArgument(id, 'recordId'));
+  while (next !== undefined) {
+    const record: EmrRecord = await l.require('record', next);
+    versions.push(record);
+    next = record.previousId;
+  }
+  return versions.reverse();
+}

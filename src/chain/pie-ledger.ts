@@ -1,0 +1,175 @@
+/**
+ * The PIE contract's operations, typed, over a LedgerClient. Organisation-level operations (registering
+ * participants, relaying signed records) run under the node's Fabric identity; participant-level operations take a
+ * `SignedAction` that the participant's own client signed (see `signAction`), so the node can relay but never forge
+ * them. Queries return the contract's JSON as the domain types.
+ */
+import { randomBytes } from 'node:crypto';
+import { actionSigningBytes } from '../../chaincode/src/domain/index.js';
+import type {
+  AccessPolicy,
+  AccessRequest,
+  ActionType,
+  CreditHolderType,
+  EmrRecord,
+  Grant,
+  OperationRecord,
+  Participant,
+  ParticipantKind,
+  ParticipantStatus,
+  RecordIndexName,
+  SecurityLevel,
+  SignedAction,
+} from '../../chaincode/src/domain/index.js';
+import { Signer } from '../crypto/umbral/index.js';
+import type { SecretKey } from '../crypto/umbral/index.js';
+import type { LedgerClient, LedgerEvent, SubmitResult } from './client.js';
+
+/** The transaction each signed action type goes to. */
+export const ACTION_TRANSACTIONS: Readonly<Record<ActionType, string>> = Object.freeze({
+  'set-patient-policy': 'SetPatientPolicy',
+  'set-record-policy': 'SetRecordPolicy',
+  'request-access': 'RequestAccess',
+  'approve-request': 'ApproveRequest',
+  'deny-request': 'DenyRequest',
+  'grant-access': 'GrantAccess',
+  'revoke-grant': 'RevokeGrant',
+  'break-glass': 'BreakGlass',
+  'record-operation': 'RecordOperation',
+});
+
+/**
+ * A participant's client signs an action with the participant's signing key (never sent anywhere). The signature
+ * binds the type, actor, time, a fresh nonce, the payload and the channel; the contract accepts it once.
+ */
+export function signAction(
+  signingKey: SecretKey,
+  actorId: string,
+  type: ActionType,
+  payload: Record<string, unknown>,
+  channel: string,
+  issuedAt: Date = new Date(),
+): SignedAction {
+  const unsigned = { type, actorId, issuedAt: issuedAt.toISOString(), nonce: randomBytes(16).toString('hex'), payload };
+  const signature = Buffer.from(new Signer(signingKey).sign(actionSigningBytes(unsigned, channel)).toBEBytes()).toString('hex');
+  return { ...unsigned, signature };
+}
+
+export interface ParticipantRegistration {
+  kind: ParticipantKind;
+  clearance: SecurityLevel;
+  signingKey: string;
+  encryptionKey: string;
+  roles: string[];
+}
+
+/** A record as its author's client signs it: everything but the timestamp, which the contract sets. */
+export type SignedRecordInput = Omit<EmrRecord, 'timestamp'>;
+
+export interface Page<T> {
+  items: T[];
+  /** pass back to get the next page; empty when there is none */
+  bookmark: string;
+}
+
+export interface HistoryEntry<T = unknown> {
+  txId: string;
+  timestamp: string;
+  isDelete: boolean;
+  value: T | null;
+}
+
+export type HistoryObjectType = 'participant' | 'record' | 'request' | 'grant' | 'policy' | 'patient-policy' | 'credit';
+
+const pageArgs = (page: { pageSize?: number; bookmark?: string } = {}): [string, string] => [page.pageSize === undefined ? '' : String(page.pageSize), page.bookmark ?? ''];
+
+export class PieLedger {
+  constructor(readonly client: LedgerClient) {}
+
+  get channel(): string {
+    return this.client.config.channel;
+  }
+
+  // ---- organisation operations (the caller's Fabric identity) ----
+
+  registerParticipant(input: ParticipantRegistration): Promise<SubmitResult<Participant>> {
+    return this.client.submit('RegisterParticipant', JSON.stringify(input));
+  }
+
+  setParticipantStatus(participantId: string, status: ParticipantStatus): Promise<SubmitResult<Participant>> {
+    return this.client.submit('SetParticipantStatus', participantId, status);
+  }
+
+  /** Relays a record signed by its author (the submitting organisation must be the author's). */
+  createRecord(record: SignedRecordInput): Promise<SubmitResult<EmrRecord>> {
+    return this.client.submit('CreateRecord', JSON.stringify(record));
+  }
+
+  // ---- participant operations (a SignedAction from the participant's client) ----
+
+  /** Relays a signed action to its transaction. */
+  submitAction<T = unknown>(action: SignedAction): Promise<SubmitResult<T>> {
+    return this.client.submit(ACTION_TRANSACTIONS[action.type], JSON.stringify(action));
+  }
+
+  // ---- queries ----
+
+  participant(id: string): Promise<Participant> {
+    return this.client.evaluate('GetParticipant', id);
+  }
+  record(id: string): Promise<EmrRecord> {
+    return this.client.evaluate('GetRecord', id);
+  }
+  recordHead(id: string): Promise<EmrRecord> {
+    return this.client.evaluate('GetRecordHead', id);
+  }
+  recordVersions(id: string): Promise<EmrRecord[]> {
+    return this.client.evaluate('GetRecordVersions', id);
+  }
+  async searchRecords(index: RecordIndexName, values: readonly string[], page?: { pageSize?: number; bookmark?: string }): Promise<Page<EmrRecord>> {
+    const r = await this.client.evaluate<{ records: EmrRecord[]; bookmark: string }>('SearchRecords', index, JSON.stringify(values), ...pageArgs(page));
+    return { items: r.records, bookmark: r.bookmark };
+  }
+  effectivePolicy(emrId: string): Promise<AccessPolicy> {
+    return this.client.evaluate('GetEffectivePolicy', emrId);
+  }
+  patientPolicy(patientId: string): Promise<AccessPolicy> {
+    return this.client.evaluate('GetPatientPolicy', patientId);
+  }
+  request(id: string): Promise<AccessRequest> {
+    return this.client.evaluate('GetRequest', id);
+  }
+  grant(id: string): Promise<Grant> {
+    return this.client.evaluate('GetGrant', id);
+  }
+  isGrantLive(id: string): Promise<{ live: boolean; reason?: string }> {
+    return this.client.evaluate('IsGrantLive', id);
+  }
+  async listRequests(by: 'record' | 'requester', id: string, page?: { pageSize?: number; bookmark?: string }): Promise<Page<AccessRequest>> {
+    const r = await this.client.evaluate<{ requests: AccessRequest[]; bookmark: string }>('ListRequests', by, id, ...pageArgs(page));
+    return { items: r.requests, bookmark: r.bookmark };
+  }
+  async listGrants(by: 'record' | 'grantee', id: string, page?: { pageSize?: number; bookmark?: string }): Promise<Page<Grant>> {
+    const r = await this.client.evaluate<{ grants: Grant[]; bookmark: string }>('ListGrants', by, id, ...pageArgs(page));
+    return { items: r.grants, bookmark: r.bookmark };
+  }
+  async listEmergencyGrants(patientId: string, page?: { pageSize?: number; bookmark?: string }): Promise<Page<Grant>> {
+    const r = await this.client.evaluate<{ grants: Grant[]; bookmark: string }>('ListEmergencyGrants', patientId, ...pageArgs(page));
+    return { items: r.grants, bookmark: r.bookmark };
+  }
+  operation(id: string): Promise<OperationRecord> {
+    return this.client.evaluate('GetOperation', id);
+  }
+  history<T = unknown>(objectType: HistoryObjectType, id: string): Promise<HistoryEntry<T>[]> {
+    return this.client.evaluate('GetHistory', objectType, id);
+  }
+  /** The credit balance of a participant or an organisation (0 before any credit). */
+  credits(holderType: CreditHolderType, holderId: string): Promise<number> {
+    return this.client.evaluate('GetCredits', holderType, holderId);
+  }
+
+  /** The contract's events (RecordCreated, AccessRequested, AccessGranted, GrantRevoked, BreakGlass, …). */
+  events(opts?: Parameters<LedgerClient['events']>[0]): AsyncGenerator<LedgerEvent<Record<string, unknown>>> {
+    return this.client.events(opts);
+  }
+}
