@@ -79,7 +79,8 @@ export interface HistoryEntry<T = unknown> {
   value: T | null;
 }
 
-export type HistoryObjectType = 'participant' | 'record' | 'request' | 'grant' | 'policy' | 'patient-policy' | 'credit';
+/** History keys; a credit's id is `participant:<id>` or `org:<msp>`, a policy's any version id of the record. */
+export type HistoryObjectType = 'participant' | 'record' | 'request' | 'grant' | 'operation' | 'policy' | 'patient-policy' | 'credit';
 
 const pageArgs = (page: { pageSize?: number; bookmark?: string } = {}): [string, string] => [page.pageSize === undefined ? '' : String(page.pageSize), page.bookmark ?? ''];
 
