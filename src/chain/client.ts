@@ -125,7 +125,8 @@ export interface LedgerEvent<P = unknown> {
   blockNumber: bigint;
 }
 
-const decodeJson = (bytes: Uint8Array): unknown => {
+/** A chaincode result or event payload: JSON when it parses, else the text; undefined when empty. */
+export const decodeJson = (bytes: Uint8Array): unknown => {
   const text = Buffer.from(bytes).toString('utf8');
   if (text === '') return undefined;
   try {

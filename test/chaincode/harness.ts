@@ -3,6 +3,7 @@
 // only (it does NOT see its own writes), MVCC is validated at commit, one event per transaction. Each submit commits
 // as its own block. The clock is explicit so time-dependent rules (expiry, windows) can be tested exactly; the
 // protocol-level suites in test/chain run the same contract through the devnet with the real gateway client.
+import { decodeJson } from '../../src/chain/client.js';
 import { ChaincodeRunner } from '../../src/chain/devnet/chaincode-runner.js';
 import { Msp } from '../../src/chain/devnet/msp.js';
 import type { SigningIdentity } from '../../src/chain/devnet/msp.js';
@@ -89,16 +90,6 @@ export class ContractHarness {
     return { sim, txId };
   }
 
-  private static parse(payload: Uint8Array): unknown {
-    const text = Buffer.from(payload).toString('utf8');
-    if (text === '') return undefined;
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return text;
-    }
-  }
-
   /** Endorses and commits one transaction; returns the parsed result. Throws HarnessTxError (or on MVCC conflict). */
   async submit(identity: SigningIdentity, fn: string, ...args: string[]): Promise<unknown> {
     const { sim, txId } = await this.run(identity, fn, args);
@@ -107,12 +98,12 @@ export class ContractHarness {
     const seconds = Math.floor(this.now.getTime() / 1000);
     this.state.apply([sim.rwset], { txId, blockNum: ++this.block, txNum: 0, timestamp: { seconds, nanos: (this.now.getTime() % 1000) * 1e6 } });
     this.lastTxId = txId;
-    if (sim.event) this.events.push({ name: sim.event.name, payload: ContractHarness.parse(sim.event.payload), txId });
-    return ContractHarness.parse(sim.payload);
+    if (sim.event) this.events.push({ name: sim.event.name, payload: decodeJson(sim.event.payload), txId });
+    return decodeJson(sim.payload);
   }
 
   /** Runs a query; nothing is committed. */
   async evaluate(identity: SigningIdentity, fn: string, ...args: string[]): Promise<unknown> {
-    return ContractHarness.parse((await this.run(identity, fn, args)).sim.payload);
+    return decodeJson((await this.run(identity, fn, args)).sim.payload);
   }
 }

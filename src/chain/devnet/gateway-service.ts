@@ -19,7 +19,6 @@ import type { Member, Msp, SigningIdentity } from './msp.js';
 import type { Orderer } from './orderer.js';
 import { OrdererError } from './orderer.js';
 import { decodeProposal, endorse, parseTransaction, preparedTransaction, TransactionError } from './transaction.js';
-import type { DecodedProposal } from './transaction.js';
 
 const { Any } = anyPb; // a CommonJS module without named ESM exports
 
@@ -118,14 +117,14 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
     return { p, sim };
   };
 
-  const chaincodeFailure = (status: grpc.status, summary: string, p: DecodedProposal, sim: { status: number; message: string }): grpc.ServiceError =>
+  const chaincodeFailure = (status: grpc.status, summary: string, sim: { status: number; message: string }): grpc.ServiceError =>
     gatewayError(status, summary, [{ address: o.address(), mspId: o.peer.mspId, message: `chaincode response ${sim.status}, ${sim.message}` }]);
 
   return {
     evaluate: unary<gateway.EvaluateRequest, gateway.EvaluateResponse>(async (req) => {
-      const { p, sim } = await simulate(req.getProposedTransaction(), req.getTransactionId(), req.getChannelId());
+      const { sim } = await simulate(req.getProposedTransaction(), req.getTransactionId(), req.getChannelId());
       if (sim.status >= 400) {
-        throw chaincodeFailure(grpc.status.UNKNOWN, `evaluate call to endorser returned error: chaincode response ${sim.status}, ${sim.message}`, p, sim);
+        throw chaincodeFailure(grpc.status.UNKNOWN, `evaluate call to endorser returned error: chaincode response ${sim.status}, ${sim.message}`, sim);
       }
       const response = new peer.Response();
       response.setStatus(sim.status);
@@ -138,7 +137,7 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
 
     endorse: unary<gateway.EndorseRequest, gateway.EndorseResponse>(async (req) => {
       const { p, sim } = await simulate(req.getProposedTransaction(), req.getTransactionId(), req.getChannelId());
-      if (sim.status >= 400) throw chaincodeFailure(grpc.status.ABORTED, 'failed to endorse transaction, see attached details for more info', p, sim);
+      if (sim.status >= 400) throw chaincodeFailure(grpc.status.ABORTED, 'failed to endorse transaction, see attached details for more info', sim);
       const res = new gateway.EndorseResponse();
       res.setPreparedTransaction(preparedTransaction(p, [endorse(p, sim, o.peer)]));
       return res;
