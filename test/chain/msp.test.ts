@@ -41,6 +41,16 @@ const code = (fn: () => unknown): string | undefined => {
   }
   return undefined;
 };
+/** The MspError code a rejected promise carries (undefined when it resolves). */
+const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof MspError) return e.code;
+    throw e;
+  }
+  return undefined;
+};
 const stubFor = (mspid: string, pem: string) => ({
   getChannelID: () => 'pie',
   getTxID: () => 'tx1',
@@ -134,10 +144,10 @@ describe('MSP membership', () => {
     const dan = await msp.issue('HospitalAMSP', { enrollmentId: 'dan' });
     const other = hospitalA.identity('alice')!;
     const data = enc('proposal bytes');
-    expect(msp.verifySignature('HospitalAMSP', dan.certificatePem, data, dan.sign(data)).enrollmentId).toBe('dan');
-    expect(code(() => msp.verifySignature('HospitalAMSP', dan.certificatePem, data, other.sign(data)))).toBe('BAD_SIGNATURE');
-    expect(code(() => msp.verifySignature('HospitalAMSP', dan.certificatePem, enc('other bytes'), dan.sign(data)))).toBe('BAD_SIGNATURE');
-    expect(code(() => msp.verifySignature('HospitalBMSP', dan.certificatePem, data, dan.sign(data)))).toBe('NOT_A_MEMBER');
+    expect((await msp.verifySignature('HospitalAMSP', dan.certificatePem, data, dan.sign(data))).enrollmentId).toBe('dan');
+    expect(await codeOf(msp.verifySignature('HospitalAMSP', dan.certificatePem, data, other.sign(data)))).toBe('BAD_SIGNATURE');
+    expect(await codeOf(msp.verifySignature('HospitalAMSP', dan.certificatePem, enc('other bytes'), dan.sign(data)))).toBe('BAD_SIGNATURE');
+    expect(await codeOf(msp.verifySignature('HospitalBMSP', dan.certificatePem, data, dan.sign(data)))).toBe('NOT_A_MEMBER');
   });
 });
 
@@ -151,8 +161,8 @@ describe('ECDSA P-256 signatures with Fabric\'s low-S rule', () => {
       if (!isLowS(new Uint8Array(nodeSign('sha256', data, { key: id.privateKey, dsaEncoding: 'der' })))) rawHigh++;
       const sig = signP256(id.privateKey, data);
       expect(parseEcdsaSignature(sig).s <= P256_HALF_N).toBe(true);
-      expect(verifyP256(pub, data, sig)).toBe(true);
-      expect(verifyP256(id.certificatePem, data, sig)).toBe(true);
+      expect(await verifyP256(pub, data, sig)).toBe(true);
+      expect(await verifyP256(id.certificatePem, data, sig)).toBe(true);
     }
     expect(rawHigh).toBeGreaterThan(0);
   });
@@ -164,12 +174,12 @@ describe('ECDSA P-256 signatures with Fabric\'s low-S rule', () => {
     const { r, s } = parseEcdsaSignature(low);
     const high = encodeEcdsaSignature(r, P256_N - s);
     expect(nodeVerify('sha256', data, { key: createPublicKey(id.privateKey), dsaEncoding: 'der' }, high)).toBe(true);
-    expect(verifyP256(id.certificatePem, data, high)).toBe(false);
-    expect(code(() => checkP256Signature(id.certificatePem, data, high))).toBe('HIGH_S');
+    expect(await verifyP256(id.certificatePem, data, high)).toBe(false);
+    expect(await codeOf(checkP256Signature(id.certificatePem, data, high))).toBe('HIGH_S');
     expect(Buffer.from(toLowS(high)).equals(Buffer.from(low))).toBe(true);
   });
 
-  test('non-strict DER is rejected as malformed', () => {
+  test('non-strict DER is rejected as malformed', async () => {
     const id = hospitalA.identity('alice')!;
     const data = enc('x');
     const sig = id.sign(data);
@@ -191,8 +201,8 @@ describe('ECDSA P-256 signatures with Fabric\'s low-S rule', () => {
       cases.push(Buffer.concat([Buffer.from([0x30, body.length]), body]));
     }
     for (const bad of cases) {
-      expect(code(() => checkP256Signature(id.certificatePem, data, new Uint8Array(bad)))).toBe('MALFORMED_SIGNATURE');
-      expect(verifyP256(id.certificatePem, data, new Uint8Array(bad))).toBe(false);
+      expect(await codeOf(checkP256Signature(id.certificatePem, data, new Uint8Array(bad)))).toBe('MALFORMED_SIGNATURE');
+      expect(await verifyP256(id.certificatePem, data, new Uint8Array(bad))).toBe(false);
     }
   });
 });
@@ -230,7 +240,7 @@ describe('persistence', () => {
     const eve = await again.issue('HospitalAMSP', { enrollmentId: 'eve' });
     expect(first.verifyMember('HospitalAMSP', eve.certificatePem).enrollmentId).toBe('eve');
     const data = enc('after restart');
-    expect(again.verifySignature('HospitalAMSP', alice2.certificatePem, data, alice2.sign(data)).attrs.role).toBe('physician');
+    expect((await again.verifySignature('HospitalAMSP', alice2.certificatePem, data, alice2.sign(data))).attrs.role).toBe('physician');
     expect((await Msp.open(dir)).organisation('HospitalAMSP').identities().map((i) => i.enrollmentId).sort()).toEqual(['alice', 'eve', 'peer0']);
   });
 

@@ -51,6 +51,54 @@ test('BatchTimeout runs from the first pending transaction', async () => {
   await o.stop();
 });
 
+test('timeout 0: what arrives while the committer is busy becomes one block, cut when it is free', async () => {
+  const batches: number[][] = [];
+  const releases: (() => void)[] = [];
+  const o = new Orderer(DEVNET_BATCH_DEFAULTS, (b) => {
+    batches.push(b.map((e) => e.length));
+    return new Promise<void>((resolve) => releases.push(resolve));
+  });
+  const tick = () => new Promise((r) => setTimeout(r, 5));
+  o.order(tx(1));
+  await tick();
+  expect(batches).toEqual([[1]]); // an idle network commits at once
+  for (const size of [2, 3]) {
+    o.order(tx(size));
+    await tick(); // the timer fires while block 1 is being delivered: no cut yet
+  }
+  o.order(tx(4));
+  await tick();
+  expect(batches).toEqual([[1]]);
+  releases.shift()!();
+  await tick();
+  expect(batches).toEqual([[1], [2, 3, 4]]);
+  releases.shift()!();
+  await tick();
+  o.order(tx(5));
+  await tick();
+  expect(batches).toEqual([[1], [2, 3, 4], [5]]);
+  releases.shift()!();
+  await o.stop();
+});
+
+test('a non-zero timeout cuts on time even while a block is being delivered (Fabric)', async () => {
+  const batches: number[][] = [];
+  let release!: () => void;
+  const o = new Orderer({ ...FABRIC_BATCH_DEFAULTS, batchTimeoutMs: 10 }, (b) => {
+    batches.push(b.map((e) => e.length));
+    return batches.length === 1 ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
+  });
+  o.order(tx(1));
+  await new Promise((r) => setTimeout(r, 30));
+  o.order(tx(2));
+  await new Promise((r) => setTimeout(r, 30));
+  o.order(tx(3));
+  await new Promise((r) => setTimeout(r, 30));
+  release();
+  await o.stop();
+  expect(batches).toEqual([[1], [2], [3]]);
+});
+
 test('the dev network default (timeout 0) still groups a synchronous burst into one block', async () => {
   const { o, batches } = collect(DEVNET_BATCH_DEFAULTS);
   for (let i = 0; i < 5; i++) o.order(tx(1));

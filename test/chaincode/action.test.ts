@@ -27,7 +27,7 @@ import {
 } from '../../chaincode/src/domain/index.js';
 import type { SignedAction } from '../../chaincode/src/domain/index.js';
 import { Signer } from '../../src/crypto/umbral/index.js';
-import { NOW, PATIENT, authorSk, expectCode, hex, otherSk, pid, pubHex } from './domain-fixtures.js';
+import { NOW, PATIENT, authorSk, expectCode, expectCodeAsync, hex, otherSk, pid, pubHex } from './domain-fixtures.js';
 
 const at = (ms: number): string => new Date(Date.parse(NOW) + ms).toISOString();
 const POLICY = { minClearance: 'LOW', allowedKinds: ['physician'], allow: [], deny: [], emergencyAllowed: false };
@@ -88,14 +88,14 @@ describe('assertActionFresh', () => {
 
 describe('assertActionSignature', () => {
   const a = (over: Record<string, unknown> = {}, channel = 'pie'): SignedAction => parseSignedAction(signed(over, channel), 'revoke-grant');
-  it('verifies under the actor key and returns the signed bytes', () => {
-    expect(assertActionSignature(a(), 'pie', pubHex(authorSk)).equals(actionSigningBytes(a(), 'pie'))).toBe(true);
+  it('verifies under the actor key and returns the signed bytes', async () => {
+    expect((await assertActionSignature(a(), 'pie', pubHex(authorSk))).equals(actionSigningBytes(a(), 'pie'))).toBe(true);
   });
-  it('refuses another key, another channel, and any change to the signed content', () => {
-    expectCode(() => assertActionSignature(a(), 'pie', pubHex(otherSk)), 'BAD_SIGNATURE', 'action.signature');
-    expectCode(() => assertActionSignature(a({}, 'other'), 'pie', pubHex(authorSk)), 'BAD_SIGNATURE', 'action.signature');
+  it('refuses another key, another channel, and any change to the signed content', async () => {
+    await expectCodeAsync(() => assertActionSignature(a(), 'pie', pubHex(otherSk)), 'BAD_SIGNATURE', 'action.signature');
+    await expectCodeAsync(() => assertActionSignature(a({}, 'other'), 'pie', pubHex(authorSk)), 'BAD_SIGNATURE', 'action.signature');
     const tampered = { ...a(), payload: { grantId: 'g2' } };
-    expectCode(() => assertActionSignature(tampered, 'pie', pubHex(authorSk)), 'BAD_SIGNATURE', 'action.signature');
+    await expectCodeAsync(() => assertActionSignature(tampered, 'pie', pubHex(authorSk)), 'BAD_SIGNATURE', 'action.signature');
   });
 });
 

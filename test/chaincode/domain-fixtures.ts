@@ -94,6 +94,21 @@ export function expectCode(fn: () => unknown, code: string, field: string | RegE
   } catch (e) {
     err = e;
   }
+  expectCodedError(err, code, field);
+}
+
+/** expectCode for a check that rejects instead of throwing. */
+export async function expectCodeAsync(fn: () => Promise<unknown>, code: string, field: string | RegExp): Promise<void> {
+  let err: unknown;
+  try {
+    await fn();
+  } catch (e) {
+    err = e;
+  }
+  expectCodedError(err, code, field);
+}
+
+function expectCodedError(err: unknown, code: string, field: string | RegExp): void {
   expect(err).toBeDefined();
   const e = err as { code: string; message: string };
   expect(e.code).toBe(code);

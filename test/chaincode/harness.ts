@@ -81,7 +81,7 @@ export class ContractHarness {
     });
     const p = decodeProposal(signedProposal);
     // As a peer does, membership is checked at the real time; only the transaction's timestamp is simulated.
-    this.msp.verifySignature(p.creator.mspId, p.creator.certificatePem, p.proposalBytes, p.signature);
+    await this.msp.verifySignature(p.creator.mspId, p.creator.certificatePem, p.proposalBytes, p.signature);
     const sim = await this.runner.simulate(this.state, { channelId: p.channelId, txId, input: p.input, signedProposal });
     if (sim.status >= 400) {
       const m = /^\[([A-Z_]+)\] ([\s\S]*)$/.exec(sim.message);

@@ -90,9 +90,9 @@ export function assertActionFresh(action: Pick<SignedAction, 'issuedAt'>, now: s
 }
 
 /** BAD_SIGNATURE unless the signature verifies under the actor's registered signing key. */
-export function assertActionSignature(action: SignedAction, channel: string, signingKeyHex: string, field = 'action'): Buffer {
+export async function assertActionSignature(action: SignedAction, channel: string, signingKeyHex: string, field = 'action'): Promise<Buffer> {
   const bytes = actionSigningBytes(action, channel);
-  if (!verifySignature(bytes, action.signature, signingKeyHex)) {
+  if (!(await verifySignature(bytes, action.signature, signingKeyHex))) {
     throw new ContractError('BAD_SIGNATURE', `${field}.signature: does not verify under the signing key of participant ${action.actorId} (for channel ${channel})`);
   }
   return bytes;

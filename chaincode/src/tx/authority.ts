@@ -38,7 +38,7 @@ export async function authoriseAction(l: Ledger, actionJson: string, type: Actio
   const action = parseSignedAction(jsonArgument(actionJson, 'action'), type);
   assertActionFresh(action, l.now);
   const actor = await l.require('participant', action.actorId);
-  const bytes = assertActionSignature(action, l.channel, actor.signingKey);
+  const bytes = await assertActionSignature(action, l.channel, actor.signingKey);
   if (actor.status !== 'active') throw new ContractError('FORBIDDEN', `action.actorId: participant ${actor.id} is ${actor.status}`);
   await l.useAction(actionDigest(bytes), { type, actorId: actor.id });
   return { action, actor };

@@ -33,7 +33,7 @@ export async function createRecord(l: Ledger, recordJson: string): Promise<EmrRe
 
   const author = await l.get('participant', record.authorId);
   if (!author) throw new ContractError('NOT_FOUND', `record.authorId: participant ${record.authorId} not found`);
-  assertAuthorSignature(record, author.signingKey);
+  await assertAuthorSignature(record, author.signingKey);
   if (l.callerMsp !== author.org) {
     throw new ContractError('FORBIDDEN', `caller: ${l.callerMsp} may not submit records authored by a participant of ${author.org}`);
   }

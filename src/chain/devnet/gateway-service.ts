@@ -87,7 +87,7 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
   const channelId = o.ledger.channelId;
 
   /** Membership plus signature, for requests carrying a serialized identity. */
-  const authenticate = (identityBytes: Uint8Array, data: Uint8Array, signature: Uint8Array): Member => {
+  const authenticate = async (identityBytes: Uint8Array, data: Uint8Array, signature: Uint8Array): Promise<Member> => {
     if (signature.length === 0) throw gatewayError(grpc.status.PERMISSION_DENIED, 'access denied: request is not signed');
     let id: msp.SerializedIdentity;
     try {
@@ -95,7 +95,7 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
     } catch {
       throw gatewayError(grpc.status.INVALID_ARGUMENT, 'identity is not a msp.SerializedIdentity');
     }
-    return o.msp.verifySignature(id.getMspid(), new TextDecoder().decode(id.getIdBytes_asU8()), data, signature);
+    return await o.msp.verifySignature(id.getMspid(), new TextDecoder().decode(id.getIdBytes_asU8()), data, signature);
   };
 
   const checkChannel = (requested: string): void => {
@@ -109,7 +109,7 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
     checkChannel(p.channelId);
     if (requestChannel !== '' && requestChannel !== p.channelId) throw gatewayError(grpc.status.INVALID_ARGUMENT, 'request channel differs from the proposal');
     if (requestTxId !== '' && requestTxId !== p.txId) throw gatewayError(grpc.status.INVALID_ARGUMENT, 'request transaction id differs from the proposal');
-    o.msp.verifySignature(p.creator.mspId, p.creator.certificatePem, p.proposalBytes, p.signature);
+    await o.msp.verifySignature(p.creator.mspId, p.creator.certificatePem, p.proposalBytes, p.signature);
     if (p.chaincodeName !== o.runner.name) {
       throw gatewayError(grpc.status.NOT_FOUND, `chaincode "${p.chaincodeName}" is not installed on channel "${channelId}"`);
     }
@@ -150,7 +150,7 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
       const tx = parseTransaction(env);
       checkChannel(tx.channelId);
       if (req.getTransactionId() !== tx.txId) throw gatewayError(grpc.status.INVALID_ARGUMENT, 'request transaction id differs from the envelope');
-      o.msp.verifySignature(tx.creator.mspId, tx.creator.certificatePem, tx.payloadBytes, tx.signature);
+      await o.msp.verifySignature(tx.creator.mspId, tx.creator.certificatePem, tx.payloadBytes, tx.signature);
       o.orderer.order(env.serializeBinary());
       return new gateway.SubmitResponse();
     }),
@@ -163,7 +163,7 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
       } catch {
         throw gatewayError(grpc.status.INVALID_ARGUMENT, 'request is not a gateway.CommitStatusRequest');
       }
-      authenticate(r.getIdentity_asU8(), bytes, req.getSignature_asU8());
+      await authenticate(r.getIdentity_asU8(), bytes, req.getSignature_asU8());
       checkChannel(r.getChannelId());
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort(new Error('cancelled')));
@@ -182,7 +182,7 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
       void (async () => {
         const bytes = call.request.getRequest_asU8();
         const r = gateway.ChaincodeEventsRequest.deserializeBinary(bytes);
-        authenticate(r.getIdentity_asU8(), bytes, call.request.getSignature_asU8());
+        await authenticate(r.getIdentity_asU8(), bytes, call.request.getSignature_asU8());
         checkChannel(r.getChannelId());
         const ccName = r.getChaincodeId();
         const pos = r.getStartPosition();

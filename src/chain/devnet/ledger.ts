@@ -138,7 +138,7 @@ export class Ledger {
   }
 
   /** Why `block` (number n, following `previousHash`) is not a block this network wrote, or undefined. */
-  private blockProblem(block: common.Block, n: number, previousHash: Uint8Array): string | undefined {
+  private async blockProblem(block: common.Block, n: number, previousHash: Uint8Array): Promise<string | undefined> {
     const problem = checkBlock(block, { number: n, previousHash });
     if (problem) return problem;
     const md = common.Metadata.deserializeBinary(block.getMetadata()!.getMetadataList_asU8()[BlockMetadataIndex.SIGNATURES] ?? new Uint8Array(0));
@@ -148,7 +148,7 @@ export class Ledger {
     const expected = serializedIdentity(this.opts.orderer.mspId, this.opts.orderer.certificatePem);
     if (Buffer.compare(Buffer.from(creator), Buffer.from(expected)) !== 0) return 'signed by an unknown orderer';
     try {
-      this.opts.msp.verifySignature(
+      await this.opts.msp.verifySignature(
         this.opts.orderer.mspId,
         this.opts.orderer.certificatePem,
         signatureInput(md.getValue_asU8(), sig.getSignatureHeader_asU8(), block),
@@ -164,7 +164,7 @@ export class Ledger {
     let prev: Uint8Array = new Uint8Array(0);
     for await (const block of this.store.blocks()) {
       const n = this.summaries.length;
-      const problem = this.blockProblem(block, n, prev);
+      const problem = await this.blockProblem(block, n, prev);
       if (problem) throw new LedgerError('TAMPERED', `block ${n} of ${this.store.dir}: ${problem}`);
       prev = blockHeaderHash(block.getHeader()!);
       const filter = transactionsFilter(block);
@@ -194,8 +194,12 @@ export class Ledger {
       : { txId: tx.txId, code };
   }
 
-  /** The validation code of one transaction against the current state (including earlier txs of its block). */
-  private validate(bytes: Uint8Array, seen: Set<string>): { code: number; tx?: ParsedTransaction } {
+  /**
+   * The checks of one transaction that do not depend on the state or on the other transactions (Fabric's
+   * ValidateTransaction and endorsement policy): payload, channel, creator signature, endorsement. VALID here means
+   * "go on to the duplicate and MVCC checks".
+   */
+  private async checkTransaction(bytes: Uint8Array): Promise<{ code: number; tx?: ParsedTransaction }> {
     let tx: ParsedTransaction;
     try {
       tx = parseTransaction(common.Envelope.deserializeBinary(bytes));
@@ -204,24 +208,28 @@ export class Ledger {
       return { code };
     }
     if (tx.channelId !== this.opts.channelId) return { code: TxValidationCode.TARGET_CHAIN_NOT_FOUND, tx };
-    if (this.txIndex.has(tx.txId) || seen.has(tx.txId)) return { code: TxValidationCode.DUPLICATE_TXID, tx };
     try {
-      this.opts.msp.verifySignature(tx.creator.mspId, tx.creator.certificatePem, tx.payloadBytes, tx.signature);
+      await this.opts.msp.verifySignature(tx.creator.mspId, tx.creator.certificatePem, tx.payloadBytes, tx.signature);
     } catch {
       return { code: TxValidationCode.BAD_CREATOR_SIGNATURE, tx };
     }
     if (tx.responseStatus < 200 || tx.responseStatus >= 400) return { code: TxValidationCode.INVALID_ENDORSER_TRANSACTION, tx };
-    const endorsed = tx.endorsements.some((e) => {
-      try {
-        const m = this.opts.msp.verifySignature(e.endorser.mspId, e.endorser.certificatePem, concatBytes(tx.proposalResponsePayload, e.endorser.bytes), e.signature);
-        return m.ou === 'peer';
-      } catch {
-        return false;
-      }
-    });
-    if (!endorsed) return { code: TxValidationCode.ENDORSEMENT_POLICY_FAILURE, tx };
+    if (!(await this.endorsedByPeer(tx))) return { code: TxValidationCode.ENDORSEMENT_POLICY_FAILURE, tx };
     if (tx.rwsets.some((s) => s.namespace !== tx.chaincodeName)) return { code: TxValidationCode.ILLEGAL_WRITESET, tx };
-    return { code: this.state.validate(tx.rwsets), tx };
+    return { code: TxValidationCode.VALID, tx };
+  }
+
+  /** The endorsement policy: a valid signature of a peer of any member organisation. */
+  private async endorsedByPeer(tx: ParsedTransaction): Promise<boolean> {
+    for (const e of tx.endorsements) {
+      try {
+        const m = await this.opts.msp.verifySignature(e.endorser.mspId, e.endorser.certificatePem, concatBytes(tx.proposalResponsePayload, e.endorser.bytes), e.signature);
+        if (m.ou === 'peer') return true;
+      } catch {
+        // an invalid endorsement does not count; another one may satisfy the policy
+      }
+    }
+    return false;
   }
 
   /** Validates and commits one block of transaction envelopes; resolves when it is durable and applied. */
@@ -234,13 +242,22 @@ export class Ledger {
   private async commitNow(envelopes: readonly Uint8Array[]): Promise<BlockSummary> {
     if (this.closed) throw new LedgerError('CLOSED', 'ledger is closed');
     const n = this.store.height;
+    // Signatures and endorsements of the whole block at once (they run on the thread pool), as Fabric's committer
+    // validates a block's transactions in parallel ...
+    const checked = await Promise.all(envelopes.map((bytes) => this.checkTransaction(bytes)));
+    if (this.closed) throw new LedgerError('CLOSED', 'ledger is closed');
+    // ... then duplicates and MVCC in block order. Writes are applied at once, so later transactions of the block
+    // validate against them (Fabric's in-block semantics).
     const seen = new Set<string>();
-    const results = envelopes.map((bytes, i) => {
-      const r = this.validate(bytes, seen);
-      if (r.tx) seen.add(r.tx.txId);
-      // Apply at once so later transactions of this block validate against it (Fabric's in-block semantics).
-      if (r.code === TxValidationCode.VALID && r.tx) this.state.apply(r.tx.rwsets, { txId: r.tx.txId, blockNum: n, txNum: i, timestamp: r.tx.timestamp });
-      return r;
+    const results = checked.map((r, i) => {
+      const { tx } = r;
+      if (!tx) return r;
+      let code = r.code;
+      if (code === TxValidationCode.VALID && (this.txIndex.has(tx.txId) || seen.has(tx.txId))) code = TxValidationCode.DUPLICATE_TXID;
+      seen.add(tx.txId);
+      if (code === TxValidationCode.VALID) code = this.state.validate(tx.rwsets);
+      if (code === TxValidationCode.VALID) this.state.apply(tx.rwsets, { txId: tx.txId, blockNum: n, txNum: i, timestamp: tx.timestamp });
+      return { code, tx };
     });
     const block = buildBlock({ number: n, previousHash: this.store.tipHash, envelopes, validationCodes: results.map((r) => r.code) });
     signBlock(block, this.opts.orderer);
@@ -323,7 +340,7 @@ export class Ledger {
       let problem: string | undefined;
       try {
         const block = await this.store.get(n);
-        problem = this.blockProblem(block, n, prev);
+        problem = await this.blockProblem(block, n, prev);
         prev = blockHeaderHash(block.getHeader()!);
       } catch (e) {
         problem = e instanceof Error ? e.message : String(e);

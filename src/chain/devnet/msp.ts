@@ -123,22 +123,26 @@ export function signP256(privateKey: PrivateKeyInput, data: Uint8Array): Uint8Ar
 }
 
 /**
- * Verifies a DER ECDSA P-256 / SHA-256 signature the way a Fabric peer does; throws MALFORMED_SIGNATURE, HIGH_S or
- * BAD_SIGNATURE. `publicKey` may be a KeyObject, a PEM public key or a PEM certificate.
+ * Verifies a DER ECDSA P-256 / SHA-256 signature the way a Fabric peer does; rejects with MALFORMED_SIGNATURE, HIGH_S
+ * or BAD_SIGNATURE. `publicKey` may be a KeyObject, a PEM public key or a PEM certificate.
+ *
+ * The curve arithmetic runs on libuv's thread pool (node:crypto's callback form), off the event loop: a peer verifies
+ * several signatures per transaction, and the pool lets them use the other cores, as Fabric's parallel validation does.
  */
-export function checkP256Signature(publicKey: PublicKeyInput, data: Uint8Array, signature: Uint8Array): void {
+export async function checkP256Signature(publicKey: PublicKeyInput, data: Uint8Array, signature: Uint8Array): Promise<void> {
   const { s } = parseEcdsaSignature(signature);
   if (s > P256_HALF_N) throw new MspError('HIGH_S', 'ECDSA signature has a high S value; Fabric accepts only low-S signatures');
   const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
-  if (!nodeVerify('sha256', data, { key, dsaEncoding: 'der' }, signature)) {
-    throw new MspError('BAD_SIGNATURE', 'ECDSA signature does not verify under the signer\'s public key');
-  }
+  const ok = await new Promise<boolean>((resolve, reject) =>
+    nodeVerify('sha256', data, { key, dsaEncoding: 'der' }, signature, (e, valid) => (e ? reject(e) : resolve(valid))),
+  );
+  if (!ok) throw new MspError('BAD_SIGNATURE', 'ECDSA signature does not verify under the signer\'s public key');
 }
 
 /** Boolean form of checkP256Signature: false for malformed, high-S or wrong signatures. */
-export function verifyP256(publicKey: PublicKeyInput, data: Uint8Array, signature: Uint8Array): boolean {
+export async function verifyP256(publicKey: PublicKeyInput, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
   try {
-    checkP256Signature(publicKey, data, signature);
+    await checkP256Signature(publicKey, data, signature);
     return true;
   } catch (e) {
     if (e instanceof MspError) return false;
@@ -573,12 +577,12 @@ export class Msp {
 
   /**
    * What a peer checks on every proposal / submit / commit-status request: the creator is a member of its MSP and
-   * signed `data` (low-S). Throws UNKNOWN_MSP, MALFORMED_CERTIFICATE, NOT_A_MEMBER, EXPIRED, MALFORMED_SIGNATURE,
+   * signed `data` (low-S). Rejects with UNKNOWN_MSP, MALFORMED_CERTIFICATE, NOT_A_MEMBER, EXPIRED, MALFORMED_SIGNATURE,
    * HIGH_S or BAD_SIGNATURE.
    */
-  verifySignature(mspId: string, certPem: string, data: Uint8Array, signature: Uint8Array, at?: Date): Member {
+  async verifySignature(mspId: string, certPem: string, data: Uint8Array, signature: Uint8Array, at?: Date): Promise<Member> {
     const member = this.verifyMember(mspId, certPem, at);
-    checkP256Signature(member.publicKey, data, signature);
+    await checkP256Signature(member.publicKey, data, signature);
     return member;
   }
 }

@@ -86,38 +86,108 @@ const rank = (u: number): number => (u >= 0xd800 && u <= 0xdfff ? u + 0x2000 : u
 const sameVersion = (a: Version | undefined, b: Version | undefined): boolean =>
   a === undefined || b === undefined ? a === b : a.blockNum === b.blockNum && a.txNum === b.txNum;
 
-/** One chaincode's keys: a map for point reads and a sorted key list for range scans. */
-class Namespace {
-  readonly entries = new Map<string, StateEntry>();
-  private readonly sorted: string[] = [];
-  readonly history = new Map<string, HistoryEntry[]>();
+/**
+ * Keys in UTF-8 order, as a list of sorted chunks of at most CHUNK_MAX keys: an insert or delete moves at most one
+ * chunk's entries (a single sorted array costs O(n) per new key, ≈ 1 ms per record at 100 000 keys), a lookup is two
+ * binary searches, and a range scan walks the chunks in order.
+ */
+class SortedKeys {
+  private static readonly CHUNK_MAX = 512;
+  private readonly chunks: string[][] = [];
+  /** bumped by every insert and remove, so an open scan knows to find its place again */
+  private mutations = 0;
 
-  /** Index of the first key ≥ `key`. */
-  private lowerBound(key: string): number {
+  /** [chunk, index] of the first key ≥ `key` (chunk = chunks.length when every key is smaller). */
+  private lowerBound(key: string): [number, number] {
     let lo = 0;
-    let hi = this.sorted.length;
+    let hi = this.chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareKeys(this.sorted[mid]!, key) < 0) lo = mid + 1;
+      const chunk = this.chunks[mid]!;
+      if (compareKeys(chunk[chunk.length - 1]!, key) < 0) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    if (lo === this.chunks.length) return [lo, 0];
+    const chunk = this.chunks[lo]!;
+    let a = 0;
+    let b = chunk.length;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (compareKeys(chunk[mid]!, key) < 0) a = mid + 1;
+      else b = mid;
+    }
+    return [lo, a];
   }
 
+  /** Adds a key that is not present. */
+  insert(key: string): void {
+    this.mutations++;
+    let [c, i] = this.lowerBound(key);
+    if (c === this.chunks.length) {
+      // Larger than every key: append to the last chunk (or start the first one).
+      if (c === 0) {
+        this.chunks.push([key]);
+        return;
+      }
+      c--;
+      i = this.chunks[c]!.length;
+    }
+    const chunk = this.chunks[c]!;
+    chunk.splice(i, 0, key);
+    if (chunk.length > SortedKeys.CHUNK_MAX) this.chunks.splice(c + 1, 0, chunk.splice(chunk.length >>> 1));
+  }
+
+  /** Removes a key that is present. */
+  remove(key: string): void {
+    this.mutations++;
+    const [c, i] = this.lowerBound(key);
+    const chunk = this.chunks[c]!;
+    chunk.splice(i, 1);
+    if (chunk.length === 0) this.chunks.splice(c, 1);
+  }
+
+  /**
+   * Keys ≥ `startKey` in order. A scan may stay open while blocks commit (a chaincode reads a range in batches):
+   * after a change it resumes at the first key after the last one it gave, so no key is given twice.
+   */
+  *from(startKey: string): Generator<string> {
+    let [c, i] = this.lowerBound(startKey);
+    let seen = this.mutations;
+    while (c < this.chunks.length) {
+      const chunk = this.chunks[c]!;
+      if (i >= chunk.length) {
+        c++;
+        i = 0;
+        continue;
+      }
+      const key = chunk[i]!;
+      yield key;
+      if (this.mutations !== seen) {
+        seen = this.mutations;
+        [c, i] = this.lowerBound(`${key}\u0000`);
+      } else i++;
+    }
+  }
+}
+
+/** One chaincode's keys: a map for point reads and the sorted keys for range scans. */
+class Namespace {
+  readonly entries = new Map<string, StateEntry>();
+  private readonly sorted = new SortedKeys();
+  readonly history = new Map<string, HistoryEntry[]>();
+
   put(key: string, entry: StateEntry): void {
-    if (!this.entries.has(key)) this.sorted.splice(this.lowerBound(key), 0, key);
+    if (!this.entries.has(key)) this.sorted.insert(key);
     this.entries.set(key, entry);
   }
 
   delete(key: string): void {
-    if (!this.entries.delete(key)) return;
-    this.sorted.splice(this.lowerBound(key), 1);
+    if (this.entries.delete(key)) this.sorted.remove(key);
   }
 
   /** Keys in [startKey, endKey) in UTF-8 order; an empty endKey means unbounded. */
   *range(startKey: string, endKey: string): Generator<[string, StateEntry]> {
-    for (let i = this.lowerBound(startKey); i < this.sorted.length; i++) {
-      const key = this.sorted[i]!;
+    for (const key of this.sorted.from(startKey)) {
       if (endKey !== '' && compareKeys(key, endKey) >= 0) return;
       yield [key, this.entries.get(key)!];
     }
