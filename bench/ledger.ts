@@ -5,16 +5,16 @@
 //   npm run bench:ledger                      (= tsc -p tsconfig.build.json && node --expose-gc dist/bench/ledger.js)
 //   node --expose-gc dist/bench/ledger.js --quick
 //   node --expose-gc dist/bench/ledger.js --timeouts=0,20 --workloads=create --no-fsync
-//   node --expose-gc dist/bench/ledger.js --worker      (the network in a worker thread: a core for each side)
+//   node --expose-gc dist/bench/ledger.js --same-thread (client and network on one event loop, as in the tests)
 //   node --expose-gc dist/bench/ledger.js --timeouts=0 --concurrency=8,64,256   (closed-loop sizes at 0/20 ms)
 //   node --expose-gc dist/bench/ledger.js --timeouts=0 --rates=150,300           (open-loop phases at 0/20 ms)
 //
 // For every orderer batch timeout (0, 20 and 2000 ms; Fabric's default is 2 s): a fresh network in a temp dir (fsync
 // on unless --no-fsync), the PIE contract, one LedgerClient for the organisation admin (registrations) and one for
 // a relaying PIE node identity (every measured transaction). Participants: a patient and a physician (author) at
-// Hospital1MSP, and a researcher (requester). By default the network runs on the benchmark's own thread, so client
-// and network share one event loop (one core); --worker moves the network to a worker thread, as a PIE node and a
-// Fabric peer would run in separate processes.
+// Hospital1MSP, and a researcher (requester). The network runs in a worker thread, as a PIE node and a Fabric peer
+// run in separate processes (each side gets an event loop; both share the machine's 2 cores); --same-thread puts
+// client and network on one event loop.
 //
 // Workloads (each transaction touches keys no other transaction touches, so there should be no MVCC conflicts; the
 // clients run with conflictRetries 0 so that any conflict shows up as a failure instead of a silent retry):
@@ -60,7 +60,7 @@ const list = (name: string): string[] | undefined =>
 const QUICK = flag('quick');
 const FSYNC = !flag('no-fsync');
 /** the network in a worker thread (its own event loop, so client and network can use a core each) */
-const WORKER = flag('worker');
+const WORKER = !flag('same-thread');
 const TIMEOUTS = (list('timeouts') ?? ['0', '20', '2000']).map(Number);
 for (const t of TIMEOUTS) if (!Number.isInteger(t) || t < 0 || t > 60_000) throw new Error(`--timeouts: ${t} is not 0–60000 ms`);
 const WORKLOADS = list('workloads') ?? ['create', 'request'];
@@ -585,7 +585,7 @@ async function main(): Promise<void> {
   };
   console.log(`Ledger benchmark — PIE contract on the embedded dev network, client and network in one process (${machine.mode} run)`);
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB, Node ${machine.node}, ${machine.platform}`);
-  console.log(`network on ${WORKER ? 'a worker thread (--worker)' : 'the client\'s thread'}; block store fsync ${FSYNC ? 'on' : 'OFF (--no-fsync)'}; data in ${machine.tmpdir}; gc ${'gc' in globalThis ? 'between phases' : 'not exposed'}; load average ${machine.loadavg.join(' ')}`);
+  console.log(`network on ${WORKER ? 'a worker thread' : 'the client\'s thread (--same-thread)'}; block store fsync ${FSYNC ? 'on' : 'OFF (--no-fsync)'}; data in ${machine.tmpdir}; gc ${'gc' in globalThis ? 'between phases' : 'not exposed'}; load average ${machine.loadavg.join(' ')}`);
   console.log('');
   console.log(HEADER);
   console.log('-'.repeat(HEADER.length));
@@ -603,7 +603,7 @@ async function main(): Promise<void> {
   console.log('  tx/s = committed transactions / wall time of the phase; p50/p99 = submit call → commit status (nearest rank; with');
   console.log('  fewer than 100 transactions p99 is the maximum); tx/blk = mean transactions per block, max = largest block;');
   console.log('  CPU = process user+system time / wall time (cores); loop = event-loop utilisation of the thread (client/network');
-  console.log('  with --worker); keys = world-state keys when the phase started; "(evaluate)" rows simulate the proposal on');
+  console.log('  unless --same-thread); keys = world-state keys when the phase started; "(evaluate)" rows simulate the proposal on');
   console.log('  the peer only: nothing is ordered or committed.');
   console.log(`  write+fsync of 8 KiB in the data directory (median): ${Object.entries(fsyncs).map(([t, ms]) => `${ms.toFixed(2)} ms (at ${t} ms)`).join(', ')}; the block store fsyncs twice per block`);
   for (const [k, m] of failureMessages) console.log(`  failure ${k}: ${m}`);
