@@ -10,8 +10,15 @@ export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // Promise.withResolvers for helia/libp2p on Node 20: each test file runs in its own vm context with its own Promise.
+  setupFiles: ['<rootDir>/test/setup-polyfill.js'],
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // @peculiar/webcrypto (helia -> @helia/libp2p -> @libp2p/tls, @libp2p/webrtc) ships ESM as a .js file in a package
+    // without "type": "module". Node 20.19+ detects the syntax; jest's vm loader does not.
+    '^@peculiar/webcrypto$': '<rootDir>/node_modules/@peculiar/webcrypto/build/webcrypto.js',
+  },
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

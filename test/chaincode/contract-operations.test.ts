@@ -175,6 +175,10 @@ describe('paged searches', () => {
     expect((await allPages(c, 'SearchRecords', ['author', JSON.stringify([c.doctor.id])], 7, 'records')).items).toHaveLength(7);
     expect((await allPages(c, 'SearchRecords', ['category', JSON.stringify(['medical-information'])], 4, 'records')).items).toHaveLength(7);
     expect((await allPages(c, 'SearchRecords', ['securityLevel', JSON.stringify(['LOW'])], 4, 'records')).items).toHaveLength(0);
+    // by the envelope's CID: what a storage node asks before collecting content as an orphan
+    const third = records[2]!;
+    expect((await allPages(c, 'SearchRecords', ['cid', JSON.stringify([third.metadata.cid])], 5, 'records')).items.map((r) => r.id)).toEqual([third.id]);
+    expect((await allPages(c, 'SearchRecords', ['cid', JSON.stringify(['bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzzz'])], 5, 'records')).items).toHaveLength(0);
     // the default page size holds them all
     expect(await c.h.evaluate(c.node1, 'SearchRecords', 'patient', JSON.stringify([c.patient.id]), '', '')).toMatchObject({ fetched: 7 });
   });

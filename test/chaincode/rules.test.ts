@@ -101,12 +101,13 @@ describe('composite-key indexes', () => {
       { objectType: 'pie.emr~code', attributes: ['http://snomed.info/sct', '44054006', 'emr-1'] },
       { objectType: 'pie.emr~code', attributes: ['http://loinc.org', '4548-4', 'emr-1'] },
       { objectType: 'pie.emr~year', attributes: ['2024', 'emr-1'] },
+      { objectType: 'pie.emr~cid', attributes: [rec.metadata.cid, 'emr-1'] },
     ]);
     for (const e of entries) {
       const def = Object.values(RECORD_INDEXES).find((d) => d.objectType === e.objectType)!;
       expect(e.attributes).toHaveLength(def.attributes.length);
     }
-    expect(new Set(Object.values(RECORD_INDEXES).map((d) => d.objectType)).size).toBe(7);
+    expect(new Set(Object.values(RECORD_INDEXES).map((d) => d.objectType)).size).toBe(8);
     expect(Object.values(OBJECT_TYPES)).toContain('pie.emr');
   });
   it('cover grants and requests', () => {
