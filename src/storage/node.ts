@@ -22,6 +22,7 @@ import { yamux } from '@libp2p/yamux';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { LevelDatastore } from 'datastore-level';
 import { createHeliaLight, type Helia } from 'helia';
+import { LockFileError, takeLockFile } from '../lock-file.js';
 import { DEFAULT_FETCH_TIMEOUT_MS, HeliaBlobStore } from './blob-store.js';
 import { StorageError, toStorageError } from './errors.js';
 import { PinStore } from './pin-store.js';
@@ -100,35 +101,16 @@ function invalid(message: string): StorageError {
   return new StorageError('INVALID_ARGUMENT', message);
 }
 
-/** Takes the data directory's lock file, replacing it if the process that wrote it is gone (as the devnet does). */
+/** Takes the data directory's lock file (a crashed owner's lock is taken over). */
 async function lock(dir: string): Promise<() => Promise<void>> {
-  const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await fsp.writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      return async () => {
-        await fsp.unlink(path).catch(() => undefined);
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw toStorageError(e, { op: `lock ${dir}` });
-      const pid = Number((await fsp.readFile(path, 'utf8').catch(() => '')).trim());
-      let alive = false;
-      if (Number.isSafeInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (err) {
-          alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (alive) {
-        const who = pid === process.pid ? 'another storage node in this process' : `process ${pid}`;
-        throw new StorageError('LOCKED', `${dir} is in use by ${who}`);
-      }
-      await fsp.unlink(path).catch(() => undefined); // stale lock of a crashed process
-    }
+  try {
+    return await takeLockFile(join(dir, LOCK_FILE));
+  } catch (e) {
+    if (!(e instanceof LockFileError)) throw toStorageError(e, { op: `lock ${dir}` });
+    if (e.code !== 'LOCKED') throw toStorageError(e.cause ?? e, { op: `lock ${dir}` });
+    const who = e.holderPid === process.pid ? 'another storage node in this process' : `process ${e.holderPid ?? '?'}`;
+    throw new StorageError('LOCKED', `${dir} is in use by ${who}`);
   }
-  throw new StorageError('LOCKED', `cannot take the lock on ${dir}`);
 }
 
 function checkOptions(o: StorageNodeOptions): void {

@@ -13,6 +13,7 @@ import * as raw from 'multiformats/codecs/raw';
 import { sha256, sha512 } from 'multiformats/hashes/sha2';
 import { CHUNK_SIZE, LOCK_FILE, openStorageNode, StorageError, VerifiedBlockstore } from '../../src/storage/index.js';
 import type { StorageNode } from '../../src/storage/index.js';
+import { failure, readAll } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -26,28 +27,7 @@ async function newNode(options: { fsync?: boolean; dataDir?: string } = {}): Pro
   return node;
 }
 
-async function readAll(it: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of it) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
 
-/** The error a promise (or the iteration of an async iterable) ends with; fails the test if it succeeds. */
-async function failure(p: Promise<unknown> | AsyncIterable<unknown>): Promise<StorageError> {
-  try {
-    if (Symbol.asyncIterator in p) {
-      for await (const _ of p as AsyncIterable<unknown>) {
-        /* drain */
-      }
-    } else {
-      await p;
-    }
-  } catch (e) {
-    expect(e).toBeInstanceOf(StorageError);
-    return e as StorageError;
-  }
-  throw new Error('expected a StorageError, got success');
-}
 
 /** Content split into uneven pieces, as an upload arrives. */
 function* pieces(b: Uint8Array, size = 100_003): Generator<Uint8Array> {

@@ -23,16 +23,12 @@ import {
   Replicator,
   type ConsortiumPeer,
 } from '../../src/storage/replication.js';
+import { readAll } from './helpers.js';
 
 const NET_TIMEOUT = 20_000;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-async function readAll(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const c of it) parts.push(c);
-  return Buffer.concat(parts);
-}
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 function peerOf(n: NetworkedStorageNode): ConsortiumPeer {

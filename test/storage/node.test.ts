@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
-import { isLoopbackMultiaddr, openStorageNode, StorageError } from '../../src/storage/index.js';
+import { isLoopbackMultiaddr, openStorageNode } from '../../src/storage/index.js';
 import type { NetworkedStorageNode } from '../../src/storage/index.js';
+import { failure, readAll } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const FETCH_TIMEOUT_MS = 1500;
@@ -24,27 +25,7 @@ const onUnhandled = (): void => {
   unhandled++;
 };
 
-async function readAll(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of it) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
 
-async function failure(p: Promise<unknown> | AsyncIterable<unknown>): Promise<StorageError> {
-  try {
-    if (Symbol.asyncIterator in p) {
-      for await (const _ of p as AsyncIterable<unknown>) {
-        /* drain */
-      }
-    } else {
-      await p;
-    }
-  } catch (e) {
-    expect(e).toBeInstanceOf(StorageError);
-    return e as StorageError;
-  }
-  throw new Error('expected a StorageError, got success');
-}
 
 const absentCid = async (): Promise<CID> => CID.createV1(0x70, await sha256.digest(randomBytes(32)));
 

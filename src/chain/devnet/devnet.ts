@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { CodedError } from '../../errors.js';
+import { LockFileError, takeLockFile } from '../../lock-file.js';
 import { ChaincodeRunner } from './chaincode-runner.js';
 import { gatewayServiceImplementation, startGatewayServer } from './gateway-service.js';
 import { Ledger } from './ledger.js';
@@ -60,32 +61,14 @@ export interface ConnectionDetails {
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** Takes the data directory's lock file, replacing it if its process is gone. */
+/** Takes the data directory's lock file (a crashed owner's lock is taken over). */
 async function lock(dir: string): Promise<() => Promise<void>> {
-  const path = join(dir, 'devnet.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await fsp.writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      return async () => {
-        await fsp.unlink(path).catch(() => undefined);
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new DevnetError('IO', `cannot lock ${dir}: ${(e as Error).message}`, { cause: e });
-      const pid = Number((await fsp.readFile(path, 'utf8').catch(() => '')).trim());
-      let alive = false;
-      if (Number.isSafeInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (err) {
-          alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (alive) throw new DevnetError('LOCKED', `${dir} is in use by a running dev network (pid ${pid})`);
-      await fsp.unlink(path).catch(() => undefined); // stale lock of a crashed process
-    }
+  try {
+    return await takeLockFile(join(dir, 'devnet.lock'));
+  } catch (e) {
+    if (e instanceof LockFileError && e.code === 'LOCKED') throw new DevnetError('LOCKED', `${dir} is in use by a running dev network (pid ${e.holderPid ?? '?'})`);
+    throw new DevnetError('IO', `cannot lock ${dir}: ${(e as Error).message}`, { cause: e });
   }
-  throw new DevnetError('LOCKED', `cannot take the lock on ${dir}`);
 }
 
 export class Devnet {
