@@ -32,6 +32,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { CID } from 'multiformats/cid';
+import { parseCid } from './blob-store.js';
 import { StorageError, toStorageError, type StorageErrorCode } from './errors.js';
 import type { BlobStore, CidInput } from './types.js';
 
@@ -273,7 +274,7 @@ export class Replicator {
    */
   async replicate(cidInput: CidInput, options: { signal?: AbortSignal } = {}): Promise<ReplicateResult> {
     this.assertUsable();
-    const cid = toCid(cidInput);
+    const cid = parseCid(cidInput);
     const key = cid.toString();
     return this.op(`replicate ${key}`, options.signal, async () => {
       const local = await this.localStatus([key], this.localSignal(1, options.signal));
@@ -337,7 +338,7 @@ export class Replicator {
    */
   async check(cids: Iterable<CidInput>, options: { signal?: AbortSignal } = {}): Promise<CheckResult> {
     this.assertUsable();
-    const keys = [...new Set([...cids].map((c) => toCid(c).toString()))];
+    const keys = [...new Set([...cids].map((c) => parseCid(c).toString()))];
     return this.op('check', options.signal, async () => {
       const holders = new Map<string, string[]>(keys.map((k) => [k, []]));
       const unreachable: PeerFailure[] = [];
@@ -380,7 +381,7 @@ export class Replicator {
   async requestPin(peerId: string, cid: CidInput, options: { signal?: AbortSignal } = {}): Promise<void> {
     this.assertUsable();
     const m = this.member(peerId);
-    const key = toCid(cid).toString();
+    const key = parseCid(cid).toString();
     await this.op(`pin request to ${peerId}`, options.signal, () => this.pinOn(m, key, options.signal));
   }
 
@@ -388,7 +389,7 @@ export class Replicator {
   async requestStatus(peerId: string, cids: readonly CidInput[], options: { signal?: AbortSignal } = {}): Promise<StatusEntry[]> {
     this.assertUsable();
     const m = this.member(peerId);
-    const keys = cids.map((c) => toCid(c).toString());
+    const keys = cids.map((c) => parseCid(c).toString());
     if (keys.length === 0 || keys.length > MAX_STATUS_CIDS) throw invalid(`between 1 and ${MAX_STATUS_CIDS} CIDs per status request`);
     return this.op(`status request to ${peerId}`, options.signal, () => this.statusOf(m, keys, options.signal));
   }
@@ -772,19 +773,6 @@ function wireCid(v: unknown, field: string): string {
   const s = cid.toString();
   if (s !== v) return `!${field} is not in canonical form (${s})`;
   return s;
-}
-
-function toCid(input: CidInput): CID {
-  let cid: CID | null;
-  try {
-    cid = typeof input === 'string' ? CID.parse(input) : CID.asCID(input);
-  } catch (e) {
-    throw new StorageError('INVALID_CID', `not a valid CID: ${String(input).slice(0, 80)}`, { cause: e });
-  }
-  if (cid === null) throw new StorageError('INVALID_CID', 'not a CID');
-  const s = wireCid(cid.toString(), 'CID');
-  if (s.startsWith('!')) throw new StorageError('INVALID_CID', s.slice(1));
-  return cid;
 }
 
 function parseMember(p: ConsortiumPeer, i: number): Member {
