@@ -181,7 +181,9 @@ export async function openStorageNode(options: StorageNodeOptions): Promise<Stor
           addresses: { listen: [`/${ipProto}/${host}/tcp/${net.port ?? 0}`] },
           transports: [tcp()],
           connectionEncrypters: [noise()],
-          streamMuxers: [yamux()],
+          // @helia/bitswap reads a stream only after closing its own side: a reply of several messages can pass yamux's
+          // default 4 MiB read buffer first, which aborts the stream and loses its blocks (a 30 s stall, then NOT_FOUND).
+          streamMuxers: [yamux({ streamOptions: { maxReadBufferLength: 32 * 1024 * 1024 } })],
           peerDiscovery: [],
           connectionGater: gater,
           // bitswap's topology needs identify to learn which protocols a peer speaks
