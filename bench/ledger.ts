@@ -45,6 +45,7 @@ import { PieLedger, signAction } from '../src/chain/pie-ledger.js';
 import type { SignedRecordInput } from '../src/chain/pie-ledger.js';
 import { SecretKey, Signer, encrypt } from '../src/crypto/umbral/index.js';
 import type { PublicKey } from '../src/crypto/umbral/index.js';
+import { gc, median, percentile } from './stats.js';
 
 // ---------------------------------------------------------------------------------------------------------- options
 const args = process.argv.slice(2);
@@ -94,18 +95,6 @@ function plan(timeoutMs: number): Plan {
 }
 
 // ---------------------------------------------------------------------------------------------------------- helpers
-const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
-const sorted = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
-const median = (xs: readonly number[]): number => {
-  const s = sorted(xs);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-/** Nearest-rank percentile (p99 of fewer than 100 samples is the maximum). */
-const percentile = (xs: readonly number[], p: number): number => {
-  const s = sorted(xs);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-};
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const pubHex = (sk: SecretKey): string => hex(sk.publicKey().toCompressedBytes());
 const fmtMs = (x: number): string => (Number.isNaN(x) ? '—' : x >= 100 ? x.toFixed(0) : x.toFixed(1));

@@ -47,6 +47,7 @@ import { openEmr, storeEmr } from '../src/storage/emr-blobs.js';
 import type { StoredEmr } from '../src/storage/emr-blobs.js';
 import { CHUNK_SIZE, DEFAULT_READ_AHEAD, MAX_CHILDREN_PER_NODE, openStorageNode } from '../src/storage/index.js';
 import type { StorageNode } from '../src/storage/index.js';
+import { gc, median, percentile } from './stats.js';
 
 // ---------------------------------------------------------------------------------------------------------- options
 const argv = new Map(
@@ -93,18 +94,6 @@ const runs2For = (bytes: number): number => RUNS ?? (bytes <= 1e6 ? (QUICK ? 20 
 const RAW_SAMPLES = QUICK ? 5 : 15;
 
 // ---------------------------------------------------------------------------------------------------------- helpers
-const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
-const sorted = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
-const median = (xs: readonly number[]): number => {
-  const s = sorted(xs);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-/** Nearest-rank percentile. */
-const percentile = (xs: readonly number[], p: number): number => {
-  const s = sorted(xs);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-};
 const rssMiB = (): number => process.memoryUsage.rss() / MiB;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
