@@ -47,7 +47,7 @@ import { openEmr, storeEmr } from '../src/storage/emr-blobs.js';
 import type { StoredEmr } from '../src/storage/emr-blobs.js';
 import { CHUNK_SIZE, DEFAULT_READ_AHEAD, MAX_CHILDREN_PER_NODE, openStorageNode } from '../src/storage/index.js';
 import type { StorageNode } from '../src/storage/index.js';
-import { gc, median, percentile } from './stats.js';
+import { countSink, gc, median, Peak, percentile, rssMiB } from './stats.js';
 
 // ---------------------------------------------------------------------------------------------------------- options
 const argv = new Map(
@@ -94,7 +94,6 @@ const runs2For = (bytes: number): number => RUNS ?? (bytes <= 1e6 ? (QUICK ? 20 
 const RAW_SAMPLES = QUICK ? 5 : 15;
 
 // ---------------------------------------------------------------------------------------------------------- helpers
-const rssMiB = (): number => process.memoryUsage.rss() / MiB;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 
@@ -112,14 +111,6 @@ function highWaterRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-/** Peak RSS sampled in the data path (timers would not fire inside a microtask-only loop). */
-class Peak {
-  value = 0;
-  sample(): void {
-    this.value = Math.max(this.value, rssMiB());
-  }
-}
-
 const PATTERN = new Uint8Array(randomBytes(4 * MiB + 4099)); // odd length: chunks do not realign every cycle
 /** `total` bytes in 64 KiB chunks cycling over PATTERN (views, no copies: the envelope copies what it keeps). */
 function* source(total: number, peak?: Peak): Generator<Uint8Array> {
@@ -132,17 +123,6 @@ function* source(total: number, peak?: Peak): Generator<Uint8Array> {
     yield PATTERN.subarray(p, p + n);
     p += n;
   }
-}
-
-async function countSink(it: AsyncIterable<Uint8Array>, peak?: Peak): Promise<number> {
-  let n = 0;
-  let k = 0;
-  for await (const c of it) {
-    n += c.length;
-    if (peak && (++k & 63) === 0) peak.sample();
-  }
-  peak?.sample();
-  return n;
 }
 
 // --------------------------------------------------------------------------------------------------- raw primitives
@@ -225,7 +205,7 @@ const refOf = (s: StoredEmr): Ref => ({ cid: s.cid, contentHash: s.contentHash, 
 const dekFor = (sk: SecretKey): EmrDekSource => (_h, kb) => openDekWithSecretKey(kb, sk);
 
 async function download(node: StorageNode, ref: Ref, sk: SecretKey, peak?: Peak): Promise<void> {
-  const n = await countSink(openEmr(node.blobs, ref, dekFor(sk)), peak);
+  const n = await countSink(openEmr(node.blobs, ref, dekFor(sk)), peak, 64);
   if (n !== ref.plaintextBytes) throw new Error(`downloaded ${n} bytes of ${ref.plaintextBytes}`);
 }
 

@@ -24,6 +24,7 @@ import { gcm } from '@noble/ciphers/aes.js';
 import type { BackendName } from '../src/crypto/envelope/backend.js';
 import { KEY_BLOCK_LENGTH } from '../src/crypto/envelope/format.js';
 import { DEFAULT_SEGMENT_SIZE, decryptWithDek, encryptWithDek } from '../src/crypto/envelope/stream.js';
+import { countSink, Peak, rssMiB } from './stats.js';
 
 // ---------------------------------------------------------------------------------------------------------- options
 const argv = new Map(
@@ -63,7 +64,6 @@ const median = (xs: number[]): number => {
 };
 const mbps = (bytes: number, ms: number): number => bytes / MB / (ms / 1e3);
 const r1 = (x: number): number => Math.round(x * 10) / 10;
-const rssMiB = (): number => process.memoryUsage.rss() / MiB;
 
 /**
  * ms per call of `fn`, over `reps` back-to-back calls. No forced GC between samples: after a full GC the allocator
@@ -102,25 +102,6 @@ function* source(total: number): Generator<Uint8Array> {
     yield PATTERN.subarray(p, p + n);
     p += n;
   }
-}
-
-/** Peak RSS while a stream runs, sampled in the sink (timers would not fire inside a microtask-only loop). */
-class Peak {
-  value = 0;
-  sample(): void {
-    this.value = Math.max(this.value, rssMiB());
-  }
-}
-
-async function countSink(it: AsyncIterable<Uint8Array>, peak?: Peak): Promise<number> {
-  let n = 0;
-  let k = 0;
-  for await (const c of it) {
-    n += c.length;
-    if (peak && (++k & 7) === 0) peak.sample();
-  }
-  peak?.sample();
-  return n;
 }
 
 async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
