@@ -130,6 +130,8 @@ export interface RecordOptions {
   hospital?: string;
   codes?: string[];
   year?: number;
+  gender?: string;
+  ageBand?: string;
   cid?: string;
   /** sign with another key (a forgery) */
   signWith?: SecretKey;
@@ -156,6 +158,8 @@ export function recordInput(patient: Actor, author: Actor, opts: RecordOptions =
       year: opts.year ?? 2024,
       resourceTypes: ['Condition'],
       labels: [level === 'PRIVATE' ? 'R' : level === 'MODERATE' ? 'M' : 'L'],
+      ...(opts.gender === undefined ? {} : { gender: opts.gender }),
+      ...(opts.ageBand === undefined ? {} : { ageBand: opts.ageBand }),
     },
     metadata: {
       cid: opts.cid ?? freshCid(),

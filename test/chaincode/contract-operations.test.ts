@@ -136,7 +136,15 @@ describe('paged searches', () => {
   async function manyRecords(c: Cast, n: number): Promise<EmrRecord[]> {
     const out: EmrRecord[] = [];
     for (let i = 0; i < n; i++) {
-      out.push(await createRecord(c, c.patient, c.doctor, { id: `emr-page-${i}`, codes: ['http://loinc.org|4548-4', `http://loinc.org|${1000 + i}-0`], year: 2020 + (i % 2) }));
+      out.push(
+        await createRecord(c, c.patient, c.doctor, {
+          id: `emr-page-${i}`,
+          codes: ['http://loinc.org|4548-4', `http://loinc.org|${1000 + i}-0`],
+          year: 2020 + (i % 2),
+          // the first record predates the optional demographic fields: it has neither
+          ...(i === 0 ? {} : { gender: i % 3 === 0 ? 'male' : 'female', ageBand: i < 4 ? '40-44' : '90+' }),
+        }),
+      );
     }
     return out;
   }
@@ -175,6 +183,11 @@ describe('paged searches', () => {
     expect((await allPages(c, 'SearchRecords', ['author', JSON.stringify([c.doctor.id])], 7, 'records')).items).toHaveLength(7);
     expect((await allPages(c, 'SearchRecords', ['category', JSON.stringify(['medical-information'])], 4, 'records')).items).toHaveLength(7);
     expect((await allPages(c, 'SearchRecords', ['securityLevel', JSON.stringify(['LOW'])], 4, 'records')).items).toHaveLength(0);
+    // the de-identified demographics (Safe Harbor: gender and a 5-year age band, 90+ collapsed)
+    expect((await allPages(c, 'SearchRecords', ['gender', JSON.stringify(['male'])], 5, 'records')).items.map((r) => r.id).sort()).toEqual(['emr-page-3', 'emr-page-6']);
+    expect((await allPages(c, 'SearchRecords', ['gender', JSON.stringify(['female'])], 5, 'records')).items).toHaveLength(4);
+    expect((await allPages(c, 'SearchRecords', ['ageBand', JSON.stringify(['40-44'])], 5, 'records')).items.map((r) => r.id).sort()).toEqual(['emr-page-1', 'emr-page-2', 'emr-page-3']);
+    expect((await allPages(c, 'SearchRecords', ['ageBand', JSON.stringify(['90+'])], 5, 'records')).items).toHaveLength(3);
     // by the envelope's CID: what a storage node asks before collecting content as an orphan
     const third = records[2]!;
     expect((await allPages(c, 'SearchRecords', ['cid', JSON.stringify([third.metadata.cid])], 5, 'records')).items.map((r) => r.id)).toEqual([third.id]);

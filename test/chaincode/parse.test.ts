@@ -110,6 +110,9 @@ describe('EmrRecord', () => {
     ['summary.resourceTypes', ['condition'], 'record.summary.resourceTypes[0]'],
     ['summary.labels', ['bad label'], 'record.summary.labels[0]'],
     ['summary.patientName', 'Alice', 'record.summary.patientName'],
+    ['summary.gender', 'F', 'record.summary.gender'],
+    ['summary.ageBand', '42', 'record.summary.ageBand'],
+    ['summary.ageBand', '90-94', 'record.summary.ageBand'],
     ['metadata.cid', 'not-a-cid', 'record.metadata.cid'],
     ['metadata.size', -1, 'record.metadata.size'],
     ['metadata.mediaType', 'json', 'record.metadata.mediaType'],
@@ -130,6 +133,13 @@ describe('EmrRecord', () => {
     ['authorSignature', undefined, 'record.authorSignature'],
   ])('%s = %j is refused naming %s', (path, value, field) => {
     expectCode(() => parseEmrRecord(set(base, path, value)), 'INVALID_ARGUMENT', field);
+  });
+
+  it('takes the optional de-identified demographics: gender and a 5-year age band', () => {
+    const r = parseEmrRecord(set(set(base, 'summary.gender', 'female'), 'summary.ageBand', '85-89'));
+    expect(r.summary).toMatchObject({ gender: 'female', ageBand: '85-89' });
+    expect(parseEmrRecord(set(base, 'summary.ageBand', '90+')).summary.ageBand).toBe('90+');
+    expect('gender' in parseEmrRecord(base).summary).toBe(false);
   });
 
   it('links versions: previousId exactly when version > 1, never to itself', () => {

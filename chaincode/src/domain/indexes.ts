@@ -47,6 +47,8 @@ export const RECORD_INDEXES = Object.freeze({
   securityLevel: { objectType: 'pie.emr~level', attributes: ['securityLevel', 'recordId'] },
   code: { objectType: 'pie.emr~code', attributes: ['system', 'code', 'recordId'] },
   year: { objectType: 'pie.emr~year', attributes: ['year', 'recordId'] },
+  gender: { objectType: 'pie.emr~gender', attributes: ['gender', 'recordId'] },
+  ageBand: { objectType: 'pie.emr~ageband', attributes: ['ageBand', 'recordId'] },
   /** the envelope's IPFS CID: storage nodes ask whether content is recorded before collecting it as an orphan */
   cid: { objectType: 'pie.emr~cid', attributes: ['cid', 'recordId'] },
 } satisfies Record<string, IndexDefinition>);
@@ -91,6 +93,8 @@ export function recordIndexEntries(record: EmrRecord): IndexEntry[] {
     { objectType: I.securityLevel.objectType, attributes: [r.summary.securityLevel, r.id] },
     ...r.summary.codes.map((c) => ({ objectType: I.code.objectType, attributes: [...splitCode(c), r.id] })),
     { objectType: I.year.objectType, attributes: [yearAttribute(r.summary.year), r.id] },
+    ...(r.summary.gender !== undefined ? [{ objectType: I.gender.objectType, attributes: [r.summary.gender, r.id] }] : []),
+    ...(r.summary.ageBand !== undefined ? [{ objectType: I.ageBand.objectType, attributes: [r.summary.ageBand, r.id] }] : []),
     { objectType: I.cid.objectType, attributes: [r.metadata.cid, r.id] },
   ];
 }

@@ -21,7 +21,17 @@ export interface RecordSummary {
   readonly resourceTypes: readonly string[];
   /** security labels, e.g. v3 confidentiality `R` or sensitivity `HIV` */
   readonly labels: readonly string[];
+  /** the patient's administrative gender (FHIR Patient.gender), when known */
+  readonly gender?: Gender;
+  /** the patient's age at the time of service in 5-year bands, over 89 collapsed to `90+` (Safe Harbor) */
+  readonly ageBand?: AgeBand;
 }
+
+export const GENDERS = ['male', 'female', 'other', 'unknown'] as const;
+export type Gender = (typeof GENDERS)[number];
+/** `0-4`, `5-9`, …, `85-89`, `90+` */
+export const AGE_BANDS = [...Array.from({ length: 18 }, (_, i) => `${5 * i}-${5 * i + 4}`), '90+'] as const;
+export type AgeBand = string;
 
 export interface RecordMetadata {
   /** IPFS CID of the encrypted envelope */
@@ -76,7 +86,10 @@ function capsule(v: unknown, field: string): string {
   return s;
 }
 
-const SUMMARY_FIELDS = ['category', 'securityLevel', 'codes', 'year', 'resourceTypes', 'labels'];
+/** `{ [name]: value }`, or nothing when the value is absent (so absent fields stay absent, not `undefined`). */
+const optionalField = <K extends string, T>(name: K, value: T | undefined): { [P in K]?: T } => (value === undefined ? {} : ({ [name]: value } as { [P in K]?: T }));
+
+const SUMMARY_FIELDS = ['category', 'securityLevel', 'codes', 'year', 'resourceTypes', 'labels', 'gender', 'ageBand'];
 
 export function parseRecordSummary(input: unknown, field = 'summary'): RecordSummary {
   const o = object(input, field, SUMMARY_FIELDS);
@@ -95,6 +108,8 @@ export function parseRecordSummary(input: unknown, field = 'summary'): RecordSum
       unique: true,
     }),
     labels: array(o.labels, `${field}.labels`, (v, f) => string(v, f, { max: 64, pattern: LABEL, shape: 'a security label code' }), { max: 32, unique: true }),
+    ...optionalField('gender', optional(o.gender, (v) => oneOf(v, `${field}.gender`, GENDERS))),
+    ...optionalField('ageBand', optional(o.ageBand, (v) => oneOf(v, `${field}.ageBand`, AGE_BANDS))),
   };
 }
 
