@@ -107,7 +107,16 @@ describe('composite-key indexes', () => {
       const def = Object.values(RECORD_INDEXES).find((d) => d.objectType === e.objectType)!;
       expect(e.attributes).toHaveLength(def.attributes.length);
     }
-    expect(new Set(Object.values(RECORD_INDEXES).map((d) => d.objectType)).size).toBe(8);
+    expect(new Set(Object.values(RECORD_INDEXES).map((d) => d.objectType)).size).toBe(10);
+    // the optional demographics are indexed only when present
+    const withDemographics = recordIndexEntries({ ...rec, summary: { ...rec.summary, gender: 'female', ageBand: '40-44' } });
+    expect(withDemographics).toEqual(
+      expect.arrayContaining([
+        { objectType: 'pie.emr~gender', attributes: ['female', 'emr-1'] },
+        { objectType: 'pie.emr~ageband', attributes: ['40-44', 'emr-1'] },
+      ]),
+    );
+    expect(withDemographics).toHaveLength(entries.length + 2);
     expect(Object.values(OBJECT_TYPES)).toContain('pie.emr');
   });
   it('cover grants and requests', () => {

@@ -29,9 +29,12 @@ export interface RecordSummary {
 
 export const GENDERS = ['male', 'female', 'other', 'unknown'] as const;
 export type Gender = (typeof GENDERS)[number];
-/** `0-4`, `5-9`, …, `85-89`, `90+` */
-export const AGE_BANDS = [...Array.from({ length: 18 }, (_, i) => `${5 * i}-${5 * i + 4}`), '90+'] as const;
-export type AgeBand = string;
+/** Five-year bands `0-4`, `5-9`, …, `85-89`; ages over 89 collapse to `90+` (Safe Harbor). */
+export const AGE_BANDS = [
+  '0-4', '5-9', '10-14', '15-19', '20-24', '25-29', '30-34', '35-39', '40-44', '45-49', '50-54', '55-59', '60-64',
+  '65-69', '70-74', '75-79', '80-84', '85-89', '90+',
+] as const;
+export type AgeBand = (typeof AGE_BANDS)[number];
 
 export interface RecordMetadata {
   /** IPFS CID of the encrypted envelope */
