@@ -11,7 +11,7 @@
  * stages are also timed on their own in the same run, so the shares are measured side by side.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +31,12 @@ const count = (name: string, dflt: number): number => {
   return v;
 };
 const TARGET_PER_S = 2000;
-const SAMPLES = resolve(argv.get('samples') ?? join(process.cwd(), '../shared/fhir-samples'));
+/** --samples, $PIE_FHIR_SAMPLES, ../shared/fhir-samples next to the project, or the workspace's copy (as the tests look). */
+const SAMPLES = resolve(
+  [argv.get('samples'), process.env['PIE_FHIR_SAMPLES'], join(process.cwd(), '../shared/fhir-samples'), '/work/shared/fhir-samples'].find(
+    (d): d is string => d !== undefined && d !== '' && existsSync(d),
+  ) ?? join(process.cwd(), '../shared/fhir-samples'),
+);
 
 // ------------------------------------------------------------------------------------- child: one cold start-up
 if (argv.has('child-startup')) {

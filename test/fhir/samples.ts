@@ -8,7 +8,21 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { ReferenceDirectory } from '../../src/fhir/directory.js';
 import { FhirInputError } from '../../src/fhir/outcome.js';
 
-export const SAMPLES = path.resolve(process.cwd(), '../shared/fhir-samples');
+/**
+ * Where the samples are: $PIE_FHIR_SAMPLES, else `../shared/fhir-samples` next to the project (where they live on a
+ * workstation), else the workspace's `/work/shared/fhir-samples` (a clone elsewhere, e.g. CI's temporary directory).
+ * Missing samples fail the FHIR tests loudly rather than skipping them.
+ */
+function samplesDir(): string {
+  const candidates = [process.env['PIE_FHIR_SAMPLES'], path.resolve(process.cwd(), '../shared/fhir-samples'), '/work/shared/fhir-samples'].filter(
+    (d): d is string => d !== undefined && d !== '',
+  );
+  const found = candidates.find((d) => fs.existsSync(path.join(d, 'README.md')));
+  if (found === undefined) throw new Error(`FHIR sample bundles not found (looked in ${candidates.join(', ')}); set PIE_FHIR_SAMPLES`);
+  return found;
+}
+
+export const SAMPLES = samplesDir();
 
 export const readSampleText = (file: string): string => fs.readFileSync(path.join(SAMPLES, file), 'utf8');
 export const readSample = (file: string): Bundle => JSON.parse(readSampleText(file)) as Bundle;

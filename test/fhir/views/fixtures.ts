@@ -1,10 +1,10 @@
 // Fixtures for the FHIR views: ledger objects built with the chaincode's own parsers (what the ledger really
-// stores), a record signed with PIE's Umbral Signer over a real capsule, and a validator for every output.
+// stores), a record signed with PIE's Umbral Signer over a real capsule (keys and signing shared with the chaincode
+// tests' domain-fixtures), and a validator for every output.
 import { createHash } from 'node:crypto';
 import { validateResource } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import {
-  canonicalRecordBytes,
   parseAccessPolicy,
   parseAccessRequest,
   parseEmrRecord,
@@ -12,24 +12,17 @@ import {
   parseOperationRecord,
 } from '../../../chaincode/src/domain/index.js';
 import type { AccessPolicy, AccessRequest, EmrRecord, Grant, OperationRecord } from '../../../chaincode/src/domain/index.js';
-import { SecretKey, Signer, encrypt } from '../../../src/crypto/umbral/index.js';
+import { AUTHOR, NOW, PATIENT, authorSk, capsuleB64, pid, pubHex, sign } from '../../chaincode/domain-fixtures.js';
 import { loadDefinitions } from '../../../src/fhir/definitions.js';
 
-export const pid = (n: number): string => n.toString(16).padStart(32, '0');
-export const PATIENT = pid(1);
-export const AUTHOR = pid(2);
+export { AUTHOR, NOW, PATIENT, pid } from '../../chaincode/domain-fixtures.js';
 export const RESEARCHER = pid(3);
 export const EMERGENCY_DOCTOR = pid(4);
-export const NOW = '2024-05-01T12:00:00.000Z';
 export const LATER = '2024-05-02T12:00:00.000Z';
 export const TX = 'a'.repeat(63) + '1';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-export const patientSk = SecretKey.random();
-export const authorSk = SecretKey.random();
-export const authorSigningKey = hex(authorSk.publicKey().toCompressedBytes());
-const [capsule] = encrypt(patientSk.publicKey(), new TextEncoder().encode('emr'));
-export const CAPSULE = Buffer.from(capsule.toBytes()).toString('base64');
+export const authorSigningKey = pubHex(authorSk);
+export const CAPSULE = capsuleB64;
 export const CID = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi';
 export const CID2 = 'bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku';
 
@@ -63,8 +56,7 @@ export function record(over: Record<string, unknown> = {}): EmrRecord {
     policy: DEFAULT_POLICY_INPUT,
     ...over,
   };
-  const signature = hex(new Signer(authorSk).sign(canonicalRecordBytes(input as never)).toBEBytes());
-  return parseEmrRecord({ ...input, authorSignature: signature });
+  return parseEmrRecord({ ...input, authorSignature: sign(input) });
 }
 
 export const policy = (over: Record<string, unknown> = {}): AccessPolicy => parseAccessPolicy({ ...DEFAULT_POLICY_INPUT, ...over });
