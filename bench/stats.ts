@@ -1,4 +1,6 @@
-// Shared by the benchmarks: medians and percentiles, and the GC hook (node --expose-gc).
+// Shared by the benchmarks: medians and percentiles, the GC hook (node --expose-gc), and memory readings.
+import { readFileSync } from 'node:fs';
+
 export const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
 export const sorted = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
 export const median = (xs: readonly number[]): number => {
@@ -13,6 +15,21 @@ export const percentile = (xs: readonly number[], p: number): number => {
 };
 
 export const rssMiB = (): number => process.memoryUsage.rss() / 2 ** 20;
+
+/**
+ * Peak RSS of this process. Linux's `getrusage` maxRSS (`resourceUsage().maxRSS`) of a spawned child starts at the
+ * parent's RSS at fork time (the high-water mark survives exec), so read /proc/self/status VmHWM, which belongs to
+ * the child's own address space; fall back to maxRSS elsewhere.
+ */
+export function highWaterRssMiB(): number {
+  try {
+    const m = /VmHWM:\s*(\d+)\s*kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
 
 /** Peak RSS sampled in the data path (timers would not fire inside a microtask-only loop). */
 export class Peak {

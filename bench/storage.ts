@@ -35,7 +35,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, promises as fsp, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -47,7 +47,7 @@ import { openEmr, storeEmr } from '../src/storage/emr-blobs.js';
 import type { StoredEmr } from '../src/storage/emr-blobs.js';
 import { CHUNK_SIZE, DEFAULT_READ_AHEAD, MAX_CHILDREN_PER_NODE, openStorageNode } from '../src/storage/index.js';
 import type { StorageNode } from '../src/storage/index.js';
-import { countSink, gc, median, Peak, percentile, rssMiB } from './stats.js';
+import { countSink, gc, highWaterRssMiB, median, Peak, percentile, rssMiB } from './stats.js';
 
 // ---------------------------------------------------------------------------------------------------------- options
 const argv = new Map(
@@ -97,19 +97,6 @@ const RAW_SAMPLES = QUICK ? 5 : 15;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 
-/**
- * Peak RSS of this process. Linux's `getrusage` maxRSS of a spawned child starts at the parent's RSS at fork time,
- * so read /proc/self/status VmHWM, which belongs to the child's own address space; fall back to maxRSS elsewhere.
- */
-function highWaterRssMiB(): number {
-  try {
-    const m = /VmHWM:\s*(\d+)\s*kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS / 1024;
-}
 
 const PATTERN = new Uint8Array(randomBytes(4 * MiB + 4099)); // odd length: chunks do not realign every cycle
 /** `total` bytes in 64 KiB chunks cycling over PATTERN (views, no copies: the envelope copies what it keeps). */

@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -24,7 +24,7 @@ import { gcm } from '@noble/ciphers/aes.js';
 import type { BackendName } from '../src/crypto/envelope/backend.js';
 import { KEY_BLOCK_LENGTH } from '../src/crypto/envelope/format.js';
 import { DEFAULT_SEGMENT_SIZE, decryptWithDek, encryptWithDek } from '../src/crypto/envelope/stream.js';
-import { countSink, Peak, rssMiB } from './stats.js';
+import { countSink, highWaterRssMiB, Peak, rssMiB } from './stats.js';
 
 // ---------------------------------------------------------------------------------------------------------- options
 const argv = new Map(
@@ -265,20 +265,6 @@ async function memChild(bytes: number): Promise<MemResult> {
   };
 }
 
-/**
- * Peak RSS of this process. Linux's `getrusage` maxRSS (`resourceUsage().maxRSS`) of a spawned child starts at the
- * parent's RSS at fork time (the high-water mark survives exec), so read /proc/self/status VmHWM, which belongs to
- * the child's own address space; fall back to maxRSS elsewhere.
- */
-function highWaterRssMiB(): number {
-  try {
-    const m = /VmHWM:\s*(\d+)\s*kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS / 1024;
-}
 
 // --------------------------------------------------------------------------------------------- parent: primitives
 async function rawPrimitives() {

@@ -1,7 +1,6 @@
 // Fixtures for the FHIR views: ledger objects built with the chaincode's own parsers (what the ledger really
 // stores), a record signed with PIE's Umbral Signer over a real capsule (keys and signing shared with the chaincode
 // tests' domain-fixtures), and a validator for every output.
-import { createHash } from 'node:crypto';
 import { validateResource } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import {
@@ -12,7 +11,7 @@ import {
   parseOperationRecord,
 } from '../../../chaincode/src/domain/index.js';
 import type { AccessPolicy, AccessRequest, EmrRecord, Grant, OperationRecord } from '../../../chaincode/src/domain/index.js';
-import { AUTHOR, NOW, PATIENT, authorSk, capsuleB64, pid, pubHex, sign } from '../../chaincode/domain-fixtures.js';
+import { NOW, authorSk, capsuleB64, pid, pubHex, sign, unsignedRecord } from '../../chaincode/domain-fixtures.js';
 import { loadDefinitions } from '../../../src/fhir/definitions.js';
 
 export { AUTHOR, NOW, PATIENT, pid } from '../../chaincode/domain-fixtures.js';
@@ -28,32 +27,15 @@ export const CID2 = 'bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku
 
 export const DEFAULT_POLICY_INPUT = { minClearance: 'LOW', allowedKinds: ['physician', 'researcher', 'insurer'], allow: [], deny: [], emergencyAllowed: true };
 
-/** A record as the contract stores it: parsed, signed by the author over canonicalRecordBytes. */
+/**
+ * A record as the contract stores it: the chaincode tests' record input (same CID, capsule, policy), with one coded
+ * concept and an HIV label, signed by the author over canonicalRecordBytes.
+ */
 export function record(over: Record<string, unknown> = {}): EmrRecord {
+  const base = unsignedRecord();
   const input: Record<string, unknown> = {
-    id: 'emr-1',
-    version: 1,
-    patientId: PATIENT,
-    authorId: AUTHOR,
-    hospital: 'Hospital1MSP',
-    timestamp: NOW,
-    summary: {
-      category: 'medical-information',
-      securityLevel: 'PRIVATE',
-      codes: ['http://snomed.info/sct|44054006'],
-      year: 2024,
-      resourceTypes: ['Condition', 'Observation'],
-      labels: ['R', 'HIV'],
-    },
-    metadata: {
-      cid: CID,
-      size: 1234,
-      mediaType: 'application/fhir+json',
-      contentHash: createHash('sha256').update('emr').digest('hex'),
-      capsule: CAPSULE,
-      envelopeVersion: 1,
-    },
-    policy: DEFAULT_POLICY_INPUT,
+    ...base,
+    summary: { ...(base['summary'] as object), codes: ['http://snomed.info/sct|44054006'], labels: ['R', 'HIV'] },
     ...over,
   };
   return parseEmrRecord({ ...input, authorSignature: sign(input) });
