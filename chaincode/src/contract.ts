@@ -81,6 +81,12 @@ export class PieContract extends Contract {
     return json(records.createRecord(ctx.ledger, recordJson));
   }
 
+  @Transaction()
+  @Returns('string')
+  async CreateRecords(ctx: PieContext, recordsJson: string): Promise<string> {
+    return json(records.createRecords(ctx.ledger, recordsJson));
+  }
+
   @Transaction(false)
   @Returns('string')
   async GetRecord(ctx: PieContext, recordId: string): Promise<string> {

@@ -106,6 +106,11 @@ export class PieLedger {
     return this.client.submit('CreateRecord', JSON.stringify(record));
   }
 
+  /** Relays several first versions in one transaction: all are recorded or none (at most MAX_BATCH_RECORDS). */
+  createRecords(records: readonly SignedRecordInput[]): Promise<SubmitResult<EmrRecord[]>> {
+    return this.client.submit('CreateRecords', JSON.stringify(records));
+  }
+
   // ---- participant operations (a SignedAction from the participant's client) ----
 
   /** Relays a signed action to its transaction. */
@@ -169,7 +174,7 @@ export class PieLedger {
     return this.client.evaluate('GetCredits', holderType, holderId);
   }
 
-  /** The contract's events (RecordCreated, AccessRequested, AccessGranted, GrantRevoked, BreakGlass, …). */
+  /** The contract's events (RecordCreated, RecordsCreated, AccessRequested, AccessGranted, GrantRevoked, BreakGlass, …). */
   events(opts?: Parameters<LedgerClient['events']>[0]): AsyncGenerator<LedgerEvent<Record<string, unknown>>> {
     return this.client.events(opts);
   }

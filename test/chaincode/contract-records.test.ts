@@ -103,6 +103,29 @@ describe('CreateRecord', () => {
     });
   });
 
+  it('CreateRecords stores several first versions in one transaction, or none of them', async () => {
+    const c = await cast();
+    const inputs = [recordInput(c.patient, c.doctor), recordInput(c.patient, c.doctor), recordInput(c.patient, c.doctor)];
+    const created = (await c.h.submit(c.node1, 'CreateRecords', JSON.stringify(inputs))) as EmrRecord[];
+    expect(created.map((r) => r.id)).toEqual(inputs.map((r) => r.id));
+    for (const r of created) expect(await c.h.evaluate(c.node2, 'GetRecordHead', r.id)).toEqual(r);
+    expect(c.h.events.at(-1)).toEqual({
+      name: 'RecordsCreated',
+      payload: { records: inputs.map((r) => ({ recordId: r.id, patientId: c.patient.id, hospital: 'Hospital1MSP', version: 1 })) },
+      txId: c.h.lastTxId,
+    });
+    // one bad item refuses the whole batch, naming it
+    const fresh = recordInput(c.patient, c.doctor);
+    const altered = recordInput(c.patient, c.doctor);
+    (altered.summary as { year: number }).year = 2001;
+    await expectTxError(c.h.submit(c.node1, 'CreateRecords', JSON.stringify([fresh, altered])), 'BAD_SIGNATURE', /^records\[1\]: record.authorSignature/);
+    await expectTxError(c.h.evaluate(c.node1, 'GetRecord', fresh.id), 'NOT_FOUND', /not found/);
+    await expectTxError(c.h.submit(c.node1, 'CreateRecords', JSON.stringify([fresh, fresh])), 'CONFLICT', /^records\[1\].id: .* appears twice/);
+    await expectTxError(c.h.submit(c.node1, 'CreateRecords', JSON.stringify([inputs[0]])), 'CONFLICT', /^records\[0\]: record .* already exists/);
+    await expectTxError(c.h.submit(c.node1, 'CreateRecords', '[]'), 'INVALID_ARGUMENT', /^records: must be an array of 1 to 256/);
+    await expectTxError(c.h.submit(c.node1, 'CreateRecords', JSON.stringify([{ ...fresh, previousId: inputs[0]!.id }])), 'INVALID_ARGUMENT', /^records\[0\].previousId: a data version update goes alone/);
+  });
+
   it('a replayed submission conflicts (the id is inside the signed content)', async () => {
     const c = await cast();
     const input = JSON.stringify(recordInput(c.patient, c.doctor));

@@ -69,6 +69,8 @@ export interface EmrRecord {
 }
 
 export const CAPSULE_BYTES = 105;
+/** The most records one CreateRecords transaction takes (≈ 2 kB each on the ledger). */
+export const MAX_BATCH_RECORDS = 256;
 export const MAX_CONTENT_SIZE = Number.MAX_SAFE_INTEGER;
 const CID = /^(Qm[1-9A-HJ-NP-Za-km-z]{44}|b[a-z2-7]{20,200}|z[1-9A-HJ-NP-Za-km-z]{20,200})$/;
 const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*(;[ -~]*)?$/i;

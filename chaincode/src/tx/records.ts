@@ -10,6 +10,7 @@ import {
   assertValidSuccessor,
   canonicalJson,
   invalid,
+  MAX_BATCH_RECORDS,
   parseEmrRecord,
   recordIndexEntries,
 } from '../domain/index.js';
@@ -25,7 +26,45 @@ import { idArgument, jsonArgument } from './args.js';
  * Record ids are chosen by the client and signed, so a replayed submission is a CONFLICT.
  */
 export async function createRecord(l: Ledger, recordJson: string): Promise<EmrRecord> {
-  const input = jsonArgument(recordJson, 'record');
+  const record = await storeRecord(l, jsonArgument(recordJson, 'record'));
+  l.emit('RecordCreated', recordEvent(record));
+  return record;
+}
+
+/**
+ * CreateRecords: the first versions of several records in one transaction, so an upload that yields several EMRs
+ * (a FHIR Bundle split into groups) is on the ledger entirely or not at all. Each record passes CreateRecord's
+ * checks. Data version updates are refused here: a transaction does not read its own writes, so a batch could not
+ * see the chain head an earlier item moved.
+ */
+export async function createRecords(l: Ledger, recordsJson: string): Promise<EmrRecord[]> {
+  const input = jsonArgument(recordsJson, 'records');
+  if (!Array.isArray(input) || input.length === 0 || input.length > MAX_BATCH_RECORDS) {
+    throw invalid('records', `must be an array of 1 to ${MAX_BATCH_RECORDS} records`);
+  }
+  const ids = new Set<string>();
+  const records: EmrRecord[] = [];
+  for (const [i, item] of input.entries()) {
+    const field = `records[${i}]`;
+    if (!isPlainObject(item)) throw invalid(field, 'must be an object');
+    if ('previousId' in item) throw invalid(`${field}.previousId`, 'a data version update goes alone through CreateRecord');
+    if (typeof item.id === 'string' && ids.has(item.id)) throw new ContractError('CONFLICT', `${field}.id: ${item.id} appears twice in the batch`);
+    try {
+      records.push(await storeRecord(l, item));
+    } catch (e) {
+      if (e instanceof ContractError) throw new ContractError(e.code, `${field}: ${e.message}`);
+      throw e;
+    }
+    ids.add(records[records.length - 1]!.id);
+  }
+  l.emit('RecordsCreated', { records: records.map(recordEvent) });
+  return records;
+}
+
+const recordEvent = (r: EmrRecord) => ({ recordId: r.id, patientId: r.patientId, hospital: r.hospital, version: r.version, previousId: r.previousId });
+
+/** Checks a record against the contract's rules and writes it with its chain pointers and indexes. */
+async function storeRecord(l: Ledger, input: unknown): Promise<EmrRecord> {
   if (!isPlainObject(input)) throw invalid('record', 'must be an object');
   if ('timestamp' in input) throw invalid('record.timestamp', 'is set by the contract (the transaction time); leave it out');
   const record = parseEmrRecord({ ...input, timestamp: l.now });
@@ -73,13 +112,6 @@ export async function createRecord(l: Ledger, recordJson: string): Promise<EmrRe
   await l.writeText(l.key(OBJECT_TYPES.recordRoot, record.id), rootId);
   await l.writeText(l.key(OBJECT_TYPES.recordHead, rootId), record.id);
   await l.writeIndex(recordIndexEntries(record));
-  l.emit('RecordCreated', {
-    recordId: record.id,
-    patientId: record.patientId,
-    hospital: record.hospital,
-    version: record.version,
-    previousId: record.previousId,
-  });
   return record;
 }
 
