@@ -73,6 +73,12 @@ export class PieContract extends Contract {
     return json(participants.getParticipant(ctx.ledger, participantId));
   }
 
+  @Transaction(false)
+  @Returns('string')
+  async GetParticipants(ctx: PieContext, participantIdsJson: string): Promise<string> {
+    return json(participants.getParticipants(ctx.ledger, participantIdsJson));
+  }
+
   // ---- records ------------------------------------------------------------------------------------------------------
 
   @Transaction()
@@ -91,6 +97,12 @@ export class PieContract extends Contract {
   @Returns('string')
   async GetRecord(ctx: PieContext, recordId: string): Promise<string> {
     return json(records.getRecord(ctx.ledger, recordId));
+  }
+
+  @Transaction(false)
+  @Returns('string')
+  async GetRecords(ctx: PieContext, recordIdsJson: string): Promise<string> {
+    return json(records.getRecords(ctx.ledger, recordIdsJson));
   }
 
   @Transaction(false)

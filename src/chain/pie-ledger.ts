@@ -123,6 +123,14 @@ export class PieLedger {
   participant(id: string): Promise<Participant> {
     return this.client.evaluate('GetParticipant', id);
   }
+  /** One evaluation for up to 100 ids; null where an id is unknown. */
+  participants(ids: readonly string[]): Promise<(Participant | null)[]> {
+    return this.client.evaluate('GetParticipants', JSON.stringify(ids));
+  }
+  /** One evaluation for up to 100 ids; null where an id is unknown. */
+  records(ids: readonly string[]): Promise<(EmrRecord | null)[]> {
+    return this.client.evaluate('GetRecords', JSON.stringify(ids));
+  }
   record(id: string): Promise<EmrRecord> {
     return this.client.evaluate('GetRecord', id);
   }

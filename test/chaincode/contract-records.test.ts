@@ -126,6 +126,18 @@ describe('CreateRecord', () => {
     await expectTxError(c.h.submit(c.node1, 'CreateRecords', JSON.stringify([{ ...fresh, previousId: inputs[0]!.id }])), 'INVALID_ARGUMENT', /^records\[0\].previousId: a data version update goes alone/);
   });
 
+  it('GetRecords and GetParticipants read up to 100 objects in one evaluation, null where unknown', async () => {
+    const c = await cast();
+    const input = recordInput(c.patient, c.doctor);
+    const record = (await c.h.submit(c.node1, 'CreateRecord', JSON.stringify(input))) as EmrRecord;
+    expect(await c.h.evaluate(c.node2, 'GetRecords', JSON.stringify([record.id, 'emr-unknown', record.id]))).toEqual([record, null, record]);
+    const people = (await c.h.evaluate(c.node2, 'GetParticipants', JSON.stringify([c.doctor.id, 'f'.repeat(32), c.patient.id]))) as (Participant | null)[];
+    expect(people.map((p) => p?.id ?? null)).toEqual([c.doctor.id, null, c.patient.id]);
+    await expectTxError(c.h.evaluate(c.node2, 'GetRecords', '[]'), 'INVALID_ARGUMENT', /^recordIds: must be a JSON array of 1 to 100 ids/);
+    await expectTxError(c.h.evaluate(c.node2, 'GetRecords', JSON.stringify(Array(101).fill(record.id))), 'INVALID_ARGUMENT', /^recordIds: /);
+    await expectTxError(c.h.evaluate(c.node2, 'GetParticipants', JSON.stringify(['nobody'])), 'INVALID_ARGUMENT', /^participantIds\[0\]: /);
+  });
+
   it('a replayed submission conflicts (the id is inside the signed content)', async () => {
     const c = await cast();
     const input = JSON.stringify(recordInput(c.patient, c.doctor));

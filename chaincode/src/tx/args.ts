@@ -40,3 +40,13 @@ export function idArgument(text: string, field: string): string {
   if (!ID_PATTERN.test(s)) throw invalid(field, 'must be an identifier of letters, digits and . _ : -');
   return s;
 }
+
+/** The most ids one batch read takes. */
+export const MAX_BATCH_IDS = 100;
+
+/** A JSON array of 1..MAX_BATCH_IDS ids, each checked by `parse` (duplicates allowed: the caller gets one answer per position). */
+export function idListArgument(text: string, field: string, parse: (v: unknown, field: string) => string): string[] {
+  const list = jsonArgument(text, field);
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_BATCH_IDS) throw invalid(field, `must be a JSON array of 1 to ${MAX_BATCH_IDS} ids`);
+  return list.map((v, i) => parse(v, `${field}[${i}]`));
+}

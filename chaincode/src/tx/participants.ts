@@ -3,7 +3,7 @@ import { ContractError, OBJECT_TYPES, PARTICIPANT_STATUSES, deriveId, invalid, p
 import { object } from '../domain/validate.js';
 import type { Participant, ParticipantStatus } from '../domain/index.js';
 import type { Ledger } from '../ledger.js';
-import { jsonArgument, textArgument } from './args.js';
+import { idListArgument, jsonArgument, textArgument } from './args.js';
 import { requireOrgAdmin } from './authority.js';
 
 const INPUT_FIELDS = ['kind', 'clearance', 'signingKey', 'encryptionKey', 'roles'];
@@ -45,4 +45,10 @@ export async function setParticipantStatus(l: Ledger, id: string, statusText: st
 
 export async function getParticipant(l: Ledger, id: string): Promise<Participant> {
   return l.require('participant', participantId(id, 'participantId'));
+}
+
+/** GetParticipants: several participants in one evaluation (null where an id is unknown), for a client's batch loads. */
+export async function getParticipants(l: Ledger, idsJson: string): Promise<(Participant | null)[]> {
+  const ids = idListArgument(idsJson, 'participantIds', participantId);
+  return Promise.all(ids.map(async (id) => (await l.get('participant', id)) ?? null));
 }

@@ -17,7 +17,7 @@ import {
 import type { EmrRecord } from '../domain/index.js';
 import { isPlainObject } from '../domain/validate.js';
 import type { Ledger } from '../ledger.js';
-import { idArgument, jsonArgument } from './args.js';
+import { idArgument, idListArgument, jsonArgument } from './args.js';
 
 /**
  * CreateRecord: a first version, or the next version of a chain (data version update / key rotation). The
@@ -117,6 +117,12 @@ async function storeRecord(l: Ledger, input: unknown): Promise<EmrRecord> {
 
 export async function getRecord(l: Ledger, id: string): Promise<EmrRecord> {
   return l.require('record', idArgument(id, 'recordId'));
+}
+
+/** GetRecords: several records in one evaluation (null where an id is unknown), for a client's batch loads. */
+export async function getRecords(l: Ledger, idsJson: string): Promise<(EmrRecord | null)[]> {
+  const ids = idListArgument(idsJson, 'recordIds', (v, f) => idArgument(v as string, f));
+  return Promise.all(ids.map(async (id) => (await l.get('record', id)) ?? null));
 }
 
 /** The newest version of the chain that contains `id`. */
