@@ -119,7 +119,7 @@ describe('CreateRecord', () => {
     const altered = recordInput(c.patient, c.doctor);
     (altered.summary as { year: number }).year = 2001;
     await expectTxError(c.h.submit(c.node1, 'CreateRecords', JSON.stringify([fresh, altered])), 'BAD_SIGNATURE', /^records\[1\]: record.authorSignature/);
-    await expectTxError(c.h.evaluate(c.node1, 'GetRecord', fresh.id), 'NOT_FOUND', /not found/);
+    await expectTxError(c.h.evaluate(c.node1, 'GetRecord', fresh.id as string), 'NOT_FOUND', /not found/);
     await expectTxError(c.h.submit(c.node1, 'CreateRecords', JSON.stringify([fresh, fresh])), 'CONFLICT', /^records\[1\].id: .* appears twice/);
     await expectTxError(c.h.submit(c.node1, 'CreateRecords', JSON.stringify([inputs[0]])), 'CONFLICT', /^records\[0\]: record .* already exists/);
     await expectTxError(c.h.submit(c.node1, 'CreateRecords', '[]'), 'INVALID_ARGUMENT', /^records: must be an array of 1 to 256/);
