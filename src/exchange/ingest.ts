@@ -1,0 +1,233 @@
+/**
+ * Upload (the paper's Algorithm 1) for FHIR input: validate and split into EMR groups (src/fhir) → per group, encrypt
+ * under the patient's PUBLIC key and store on Helia, pinned (src/storage) → one Table 4 record per group, signed by
+ * the author → all records in one ledger transaction (CreateRecords), so an upload is recorded entirely or not at
+ * all. When anything fails after content was stored, the content is unpinned again.
+ *
+ * The author's signature comes from one of two places:
+ * - a custodial (institutional) author: the node signs with the key it holds (`ingest` does everything at once);
+ * - an author whose key lives in its own client: `prepare` stores the content and returns the unsigned records and
+ *   the exact bytes to sign; the client signs them and `commit` submits. A draft that is never committed expires and
+ *   its content is unpinned (and would be collected as an orphan after a crash).
+ */
+import { randomBytes } from 'node:crypto';
+import { canonicalJson, canonicalRecordBytes, MAX_BATCH_RECORDS } from '../../chaincode/src/domain/index.js';
+import type { AccessPolicy, EmrRecord, Participant, RecordSigningContent } from '../../chaincode/src/domain/index.js';
+import type { PieLedger, SignedRecordInput } from '../chain/pie-ledger.js';
+import { PublicKey } from '../crypto/umbral/index.js';
+import { prepareFhirInputOnPool } from '../fhir/index.js';
+import type { EmrSummary, FhirValidatorPool, PreparedEmr, ReferenceDirectory } from '../fhir/index.js';
+import { storeEmr } from '../storage/index.js';
+import type { BlobStore, StoredEmr } from '../storage/index.js';
+import { ExchangeError, toExchangeError } from './errors.js';
+
+/** Signs each record's canonical bytes with the author's signing key; returns r ‖ s hex signatures in order. */
+export type RecordSigner = (messages: readonly Uint8Array[]) => Promise<string[]>;
+
+export interface IngestDependencies {
+  readonly ledger: PieLedger;
+  readonly blobs: BlobStore;
+  readonly validator: FhirValidatorPool;
+  /** the node's organisation (MSP id): the records' hospital */
+  readonly organisation: string;
+  readonly directory?: ReferenceDirectory;
+  /** how long an unsigned draft waits for its signatures (default 10 minutes) */
+  readonly draftTtlMs?: number;
+  readonly now?: () => number;
+}
+
+export interface IngestRequest {
+  /** a FHIR resource or Bundle (parsed JSON) */
+  readonly input: unknown;
+  /** the PIE participant id of the patient the input is about */
+  readonly patientId: string;
+  /** the uploading participant (a physician, or the patient uploading the patient's own data) */
+  readonly author: Participant;
+}
+
+export interface IngestDraft {
+  readonly draftId: string;
+  readonly expiresAt: Date;
+  /** the records as they will be submitted, minus the author's signatures */
+  readonly records: readonly RecordSigningContent[];
+  /** per record, the bytes the author signs (ECDSA-SHA256 over canonicalRecordBytes) */
+  readonly signingPayloads: readonly Uint8Array[];
+  /** per record, the de-identified analytics summary */
+  readonly summaries: readonly EmrSummary[];
+  /** resources not stored in any EMR (directory data, provenance), with the reason */
+  readonly omitted: readonly { readonly resource: string; readonly reason: string }[];
+}
+
+export interface IngestResult {
+  readonly records: readonly EmrRecord[];
+  readonly summaries: readonly EmrSummary[];
+  readonly omitted: IngestDraft['omitted'];
+  readonly transactionId: string;
+  readonly blockNumber: bigint;
+}
+
+interface PendingDraft extends IngestDraft {
+  readonly authorId: string;
+  readonly timer: NodeJS.Timeout;
+}
+
+const DEFAULT_DRAFT_TTL_MS = 10 * 60_000;
+const MAX_PENDING_DRAFTS = 1_000;
+
+export class FhirIngest {
+  readonly #deps: IngestDependencies;
+  readonly #drafts = new Map<string, PendingDraft>();
+
+  constructor(deps: IngestDependencies) {
+    this.#deps = deps;
+  }
+
+  /** Everything at once, for an author whose signing key the node holds. */
+  async ingest(request: IngestRequest, sign: RecordSigner): Promise<IngestResult> {
+    const draft = await this.#prepare(request);
+    try {
+      const signatures = await sign(draft.signingPayloads);
+      return await this.#submit(draft, signatures);
+    } catch (e) {
+      await this.#unpin(draft.records);
+      throw toExchangeError(e);
+    }
+  }
+
+  /** Stores the content and returns the unsigned records; `commit` with the author's signatures records them. */
+  async prepare(request: IngestRequest): Promise<IngestDraft> {
+    if (this.#drafts.size >= MAX_PENDING_DRAFTS) throw new ExchangeError('UNAVAILABLE', `too many uncommitted uploads (${MAX_PENDING_DRAFTS}); commit or let them expire`);
+    const draft = await this.#prepare(request);
+    const draftId = randomBytes(16).toString('hex');
+    const ttl = this.#deps.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS;
+    const timer = setTimeout(() => void this.#expire(draftId), ttl);
+    timer.unref();
+    const pending: PendingDraft = { ...draft, draftId, expiresAt: new Date(this.#now() + ttl), authorId: request.author.id, timer };
+    this.#drafts.set(draftId, pending);
+    return pending;
+  }
+
+  /** Submits a prepared draft with the author's signatures (in the order of `draft.records`). */
+  async commit(draftId: string, authorId: string, signatures: readonly string[]): Promise<IngestResult> {
+    const draft = this.#drafts.get(draftId);
+    if (draft === undefined || draft.authorId !== authorId) throw new ExchangeError('NOT_FOUND', `no pending upload ${draftId} of yours (it may have expired)`);
+    if (signatures.length !== draft.records.length) {
+      throw new ExchangeError('BAD_USER_INPUT', `signatures: the upload has ${draft.records.length} records, got ${signatures.length} signatures`);
+    }
+    // A refused commit (a bad signature) keeps the draft so the client can retry; a success removes it.
+    const result = await this.#submit(draft, signatures).catch((e: unknown) => {
+      throw toExchangeError(e);
+    });
+    clearTimeout(draft.timer);
+    this.#drafts.delete(draftId);
+    return result;
+  }
+
+  /** Unpins every pending draft's content (node shutdown). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#drafts.keys()].map((id) => this.#expire(id)));
+  }
+
+  async #prepare(request: IngestRequest): Promise<Omit<IngestDraft, 'draftId' | 'expiresAt'>> {
+    const { ledger, blobs, validator, organisation, directory } = this.#deps;
+    const { author, patientId } = request;
+    const patient = await ledger.participant(patientId).catch((e: unknown) => {
+      throw toExchangeError(e);
+    });
+    checkParties(author, patient, organisation);
+
+    const prepared = await prepareFhirInputOnPool(request.input, validator, { organizationId: organisation, directory }).catch((e: unknown) => {
+      throw toExchangeError(e);
+    });
+    if (prepared.emrs.length === 0) throw new ExchangeError('BAD_USER_INPUT', 'the input holds no clinical or identity data to store (only directory or audit resources)');
+    if (prepared.emrs.length > MAX_BATCH_RECORDS) {
+      throw new ExchangeError('BAD_USER_INPUT', `the input splits into ${prepared.emrs.length} EMRs; one upload may hold at most ${MAX_BATCH_RECORDS}: send it in parts`);
+    }
+    assertOnePatient(prepared.emrs);
+    const policy = await ledger.patientPolicy(patientId).catch((e: unknown) => {
+      throw toExchangeError(e);
+    });
+
+    const patientPk = PublicKey.fromCompressedBytes(Buffer.from(patient.encryptionKey, 'hex'));
+    const stored: StoredEmr[] = [];
+    try {
+      // One at a time: each store already uses both cores (AEAD + hashing + block writes).
+      for (const emr of prepared.emrs) stored.push(await storeEmr(blobs, [Buffer.from(JSON.stringify(emr.content), 'utf8')], patientPk));
+    } catch (e) {
+      await Promise.all(stored.map((s) => blobs.unpin(s.cid).catch(() => undefined)));
+      throw toExchangeError(e);
+    }
+    const records = prepared.emrs.map((emr, i) => unsignedRecord(emr, stored[i]!, { patientId, author, organisation, policy }));
+    return {
+      records,
+      signingPayloads: records.map((r) => new Uint8Array(canonicalRecordBytes(r))),
+      summaries: prepared.emrs.map((e) => e.summary),
+      omitted: prepared.omitted,
+    };
+  }
+
+  async #submit(draft: Pick<IngestDraft, 'records' | 'summaries' | 'omitted'>, signatures: readonly string[]): Promise<IngestResult> {
+    const signed: SignedRecordInput[] = draft.records.map((r, i) => ({ ...r, authorSignature: signatures[i]! }));
+    const { result, transactionId, blockNumber } = await this.#deps.ledger.createRecords(signed);
+    return { records: result, summaries: draft.summaries, omitted: draft.omitted, transactionId, blockNumber };
+  }
+
+  async #expire(draftId: string): Promise<void> {
+    const draft = this.#drafts.get(draftId);
+    if (draft === undefined) return;
+    clearTimeout(draft.timer);
+    this.#drafts.delete(draftId);
+    await this.#unpin(draft.records);
+  }
+
+  async #unpin(records: readonly RecordSigningContent[]): Promise<void> {
+    await Promise.all(records.map((r) => this.#deps.blobs.unpin(r.metadata.cid).catch(() => undefined)));
+  }
+
+  #now(): number {
+    return (this.#deps.now ?? Date.now)();
+  }
+}
+
+/** The checks the contract will make anyway, made before anything is stored so a refusal costs nothing. */
+function checkParties(author: Participant, patient: Participant, organisation: string): void {
+  if (patient.kind !== 'patient') throw new ExchangeError('BAD_USER_INPUT', `patientId: participant ${patient.id} is a ${patient.kind}, not a patient`);
+  if (patient.status !== 'active') throw new ExchangeError('FORBIDDEN', `patientId: patient ${patient.id} is ${patient.status}`);
+  if (author.status !== 'active') throw new ExchangeError('FORBIDDEN', `you are ${author.status}`);
+  if (author.org !== organisation) throw new ExchangeError('FORBIDDEN', `this node uploads for ${organisation}; you belong to ${author.org}`);
+  const selfUpload = author.id === patient.id;
+  if (author.kind !== 'physician' && !selfUpload) {
+    throw new ExchangeError('FORBIDDEN', `a ${author.kind} may not author records (only a physician, or a patient for the patient's own data)`);
+  }
+}
+
+/** Every group must be about one and the same patient: the one the caller named. */
+function assertOnePatient(emrs: readonly PreparedEmr[]): void {
+  const patients = new Set(emrs.map((e) => e.group.patient).filter((p): p is string => p !== undefined));
+  if (patients.size > 1) throw new ExchangeError('BAD_USER_INPUT', `the input is about ${patients.size} patients; upload one patient's data at a time`);
+}
+
+function unsignedRecord(
+  emr: PreparedEmr,
+  stored: StoredEmr,
+  ctx: { patientId: string; author: Participant; organisation: string; policy: AccessPolicy },
+): RecordSigningContent {
+  return {
+    id: `emr-${randomBytes(16).toString('hex')}`,
+    version: 1,
+    patientId: ctx.patientId,
+    authorId: ctx.author.id,
+    hospital: ctx.organisation,
+    summary: emr.recordSummary,
+    metadata: {
+      cid: stored.cid,
+      size: stored.size,
+      mediaType: emr.mediaType,
+      contentHash: stored.contentHash,
+      capsule: stored.capsule,
+      envelopeVersion: stored.envelopeVersion,
+    },
+    // the contract requires the patient's current default policy, compared canonically
+    policy: JSON.parse(canonicalJson(ctx.policy)) as AccessPolicy,
+  };
+}

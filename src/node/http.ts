@@ -1,0 +1,310 @@
+/**
+ * The node's HTTP surface on node:http (no framework: four routes, and the blob routes must stream):
+ *
+ *   POST|GET /graphql         Apollo Server (executeHTTPGraphQLRequest), CSRF prevention, depth/alias/cost limits
+ *   GET      /health          liveness and the ledger height
+ *   POST     /blobs           streams content into the encrypted pipeline for a patient → Table 4 metadata
+ *   GET      /blobs/:cid      streams stored ciphertext back, to the record's patient, author or a grantee
+ *   POST     /auth/token      custodial accounts: API secret → a short-lived token signed with the account's key
+ *
+ * Every route but /health and /auth/token needs `Authorization: Bearer <JWS>` (src/auth); /graphql without a token
+ * serves only what needs none (registerFirstAdmin). Errors are JSON with a stable `code`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { ApolloServer, HeaderMap } from '@apollo/server';
+import type { GraphQLError, GraphQLFormattedError, ValidationContext } from 'graphql';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { PARTICIPANT_ID } from '../../chaincode/src/domain/index.js';
+import { AuthError, mintAccessToken, parseBearer } from '../auth/index.js';
+import type { AccessTokenVerifier } from '../auth/index.js';
+import { ExchangeError, HTTP_STATUS, toExchangeError } from '../exchange/errors.js';
+import { mayLocateContent } from '../resolvers/access.js';
+import { buildPieSchema, createLoaders } from '../resolvers/index.js';
+import type { Caller, NodeServices, RequestContext } from '../resolvers/index.js';
+import { PublicKey } from '../crypto/umbral/index.js';
+import { storeEmr } from '../storage/index.js';
+import type { NodeConfig } from './config.js';
+import type { Logger } from './log.js';
+
+export interface HttpDependencies {
+  readonly services: NodeServices;
+  readonly verifier: AccessTokenVerifier;
+  readonly config: Pick<NodeConfig, 'limits' | 'production' | 'audience' | 'auth'>;
+  readonly log: Logger;
+}
+
+export interface PieHttpServer {
+  readonly server: Server;
+  readonly apollo: ApolloServer<RequestContext>;
+  close(): Promise<void>;
+}
+
+const REPORT = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
+};
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, e: ExchangeError): void {
+  const body: Record<string, unknown> = { error: { code: e.code, message: e.code === 'INTERNAL' ? 'internal error' : e.message } };
+  sendJson(res, HTTP_STATUS[e.code], body);
+}
+
+/** Reads a request body up to `limit` bytes (PAYLOAD_TOO_LARGE past it, without buffering the rest). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) throw new ExchangeError('PAYLOAD_TOO_LARGE', `the request body is ${declared} bytes; the limit is ${limit}`);
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new ExchangeError('PAYLOAD_TOO_LARGE', `the request body exceeds ${limit} bytes`);
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts);
+}
+
+/** GraphQL errors: our coded errors keep their message and code; anything else is masked (logged with a reference). */
+function formatError(log: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof ExchangeError || original instanceof AuthError) {
+      const e = original instanceof AuthError ? new ExchangeError('UNAUTHENTICATED', original.message) : original;
+      if (e.code !== 'INTERNAL') {
+        const extensions: Record<string, unknown> = { code: e.code };
+        if (e.outcome !== undefined) extensions.operationOutcome = e.outcome;
+        return { message: e.message, locations: formatted.locations, path: formatted.path, extensions };
+      }
+    }
+    const code = formatted.extensions?.code;
+    // Apollo's own request errors (validation, parsing, bad input) are safe to show as they are.
+    if (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR') return formatted;
+    const mapped = original instanceof Error ? toExchangeError(original) : undefined;
+    if (mapped !== undefined && mapped.code !== 'INTERNAL') {
+      return { message: mapped.message, locations: formatted.locations, path: formatted.path, extensions: { code: mapped.code } };
+    }
+    const reference = randomUUID();
+    log.error({ reference, err: original instanceof Error ? { name: original.name, message: original.message, stack: original.stack } : String(original) }, 'internal error');
+    return { message: `internal error (reference ${reference})`, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR', reference } };
+  };
+}
+
+export async function startHttpServer(deps: HttpDependencies, listen: { host: string; port: number }): Promise<PieHttpServer> {
+  const { services, verifier, config, log } = deps;
+  const schema = await buildPieSchema();
+  const limits = config.limits;
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    introspection: !config.production,
+    csrfPrevention: true,
+    includeStacktraceInErrorResponses: false,
+    // Refusals are reported as validation errors (400 GRAPHQL_VALIDATION_FAILED), not thrown (which Apollo masks as 500).
+    validationRules: [
+      maxDepthRule({ n: limits.maxQueryDepth, ignoreIntrospection: true, ...REPORT }),
+      maxAliasesRule({ n: limits.maxAliases, ...REPORT }),
+      costLimitRule({ maxCost: limits.maxQueryCost, ignoreIntrospection: true, ...REPORT }),
+    ],
+    formatError: formatError(log),
+    plugins: [config.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ footer: false, embed: true })],
+  });
+  await apollo.start();
+
+  /** The caller of a request: undefined without a token; UNAUTHENTICATED for a bad one. */
+  async function authenticate(req: IncomingMessage): Promise<Caller | undefined> {
+    let token: string | undefined;
+    try {
+      token = parseBearer(req.headers.authorization);
+    } catch (e) {
+      throw new ExchangeError('UNAUTHENTICATED', (e as Error).message);
+    }
+    if (token === undefined) return undefined;
+    try {
+      const verified = await verifier.verify(token);
+      const participant = await services.ledger.participant(verified.participantId);
+      if (participant.status !== 'active') throw new ExchangeError('UNAUTHENTICATED', `participant ${participant.id} is ${participant.status}`);
+      return { participant, custodial: services.custody.isCustodial(participant.id) };
+    } catch (e) {
+      if (e instanceof AuthError) {
+        if (e.reason === 'BUSY') throw new ExchangeError('UNAVAILABLE', e.message);
+        throw new ExchangeError('UNAUTHENTICATED', e.message);
+      }
+      throw toExchangeError(e);
+    }
+  }
+
+  async function graphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const caller = await authenticate(req);
+    const headers = new HeaderMap();
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    let body: unknown;
+    if (req.method === 'POST') {
+      const raw = await readBody(req, limits.maxRequestBytes);
+      const type = headers.get('content-type') ?? '';
+      if (type.startsWith('application/json')) {
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          throw new ExchangeError('BAD_USER_INPUT', 'the request body is not valid JSON');
+        }
+      } else {
+        body = raw.toString('utf8'); // Apollo answers 400 (and CSRF prevention refuses simple requests)
+      }
+    }
+    const context: RequestContext = { services, caller, loaders: createLoaders(services.ledger) };
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: async () => context,
+    });
+    res.statusCode = result.status ?? 200;
+    for (const [k, v] of result.headers) res.setHeader(k, v);
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+    } else {
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  /** POST /blobs?patientId=…: plaintext in, envelope under the patient's public key stored and pinned, metadata out. */
+  async function putBlob(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const caller = await authenticate(req);
+    if (caller === undefined) throw new ExchangeError('UNAUTHENTICATED', 'POST /blobs needs a bearer token');
+    const me = caller.participant;
+    if (me.kind !== 'physician' && me.kind !== 'patient') throw new ExchangeError('FORBIDDEN', 'only a physician, or a patient for the patient’s own data, uploads EMR content');
+    const patientId = url.searchParams.get('patientId') ?? '';
+    if (!PARTICIPANT_ID.test(patientId)) throw new ExchangeError('BAD_USER_INPUT', 'patientId: a participant id (32 hex characters) is required as a query parameter');
+    if (me.kind === 'patient' && patientId !== me.id) throw new ExchangeError('FORBIDDEN', 'a patient uploads only the patient’s own data');
+    const mediaType = (req.headers['content-type'] ?? 'application/octet-stream').trim();
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > limits.maxBlobBytes) throw new ExchangeError('PAYLOAD_TOO_LARGE', `the content is ${declared} bytes; the limit is ${limits.maxBlobBytes}`);
+    const patient = await services.ledger.participant(patientId).catch((e: unknown) => {
+      throw toExchangeError(e);
+    });
+    if (patient.kind !== 'patient' || patient.status !== 'active') throw new ExchangeError('BAD_USER_INPUT', `patientId: ${patientId} is not an active patient`);
+    const pk = PublicKey.fromCompressedBytes(Buffer.from(patient.encryptionKey, 'hex'));
+    // The envelope adds a little per segment; cap the plaintext, and the store caps the envelope.
+    let plaintextBytes = 0;
+    const source = (async function* () {
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        plaintextBytes += chunk.length;
+        if (plaintextBytes > limits.maxBlobBytes) throw new ExchangeError('PAYLOAD_TOO_LARGE', `the content exceeds ${limits.maxBlobBytes} bytes`);
+        yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+      }
+    })();
+    const stored = await storeEmr(services.blobs, source, pk).catch((e: unknown) => {
+      throw toExchangeError(e);
+    });
+    log.info({ cid: stored.cid, size: stored.size, participantId: me.id }, 'blob stored');
+    sendJson(res, 201, { ...stored, mediaType });
+  }
+
+  /** GET /blobs/:cid: the stored ciphertext, for a party to a record holding it or a live grantee. */
+  async function getBlob(req: IncomingMessage, res: ServerResponse, cid: string): Promise<void> {
+    const caller = await authenticate(req);
+    if (caller === undefined) throw new ExchangeError('UNAUTHENTICATED', 'GET /blobs needs a bearer token');
+    const { ledger, blobs } = services;
+    let records;
+    try {
+      records = (await ledger.searchRecords('cid', [cid], { pageSize: 10 })).items;
+    } catch (e) {
+      throw toExchangeError(e);
+    }
+    const context: RequestContext = { services, caller, loaders: createLoaders(ledger) };
+    let allowed = false;
+    for (const r of records) if (await mayLocateContent(context, r)) allowed = true;
+    // Same answer for "not recorded" and "not yours": no oracle for which CIDs exist.
+    if (!allowed) throw new ExchangeError('NOT_FOUND', `no content ${cid} you may read`);
+    const stat = await blobs.stat(cid).catch((e: unknown) => {
+      throw toExchangeError(e);
+    });
+    res.writeHead(200, { 'content-type': 'application/vnd.pie.envelope', 'content-length': stat.size, 'cache-control': 'no-store' });
+    try {
+      for await (const chunk of blobs.get(cid)) if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+      res.end();
+    } catch (e) {
+      log.warn({ cid, err: (e as Error).message }, 'blob stream failed');
+      res.destroy(e as Error);
+    }
+  }
+
+  /** POST /auth/token {participantId, apiSecret}: a custodial account's client credentials → a short-lived token. */
+  async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req, 4096);
+    let body: { participantId?: unknown; apiSecret?: unknown };
+    try {
+      body = JSON.parse(raw.toString('utf8')) as typeof body;
+    } catch {
+      throw new ExchangeError('BAD_USER_INPUT', 'the body must be JSON {participantId, apiSecret}');
+    }
+    const id = typeof body.participantId === 'string' ? body.participantId : '';
+    const secret = typeof body.apiSecret === 'string' ? body.apiSecret : '';
+    if (!PARTICIPANT_ID.test(id) || !services.custody.verifyApiSecret(id, secret)) throw new ExchangeError('UNAUTHENTICATED', 'unknown custodial account or wrong API secret');
+    const lifetimeSeconds = Math.min(300, config.auth.maxTokenLifetimeSeconds);
+    const accessToken = await services.custody.withKeys(id, (k) => mintAccessToken({ signingKey: k.signing, participantId: id, audience: config.audience, lifetimeSeconds }));
+    sendJson(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: lifetimeSeconds, single_use: true });
+  }
+
+  async function health(res: ServerResponse): Promise<void> {
+    const status = await services.ledgerStatus();
+    sendJson(res, 200, { status: 'ok', organisation: services.organisation, ledgerHeight: status.height });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    if (path === '/graphql' && (req.method === 'POST' || req.method === 'GET')) return graphql(req, res, url);
+    if (path === '/health' && req.method === 'GET') return health(res);
+    if (path === '/blobs' && req.method === 'POST') return putBlob(req, res, url);
+    const blob = /^\/blobs\/([A-Za-z0-9]{10,200})$/.exec(path);
+    if (blob !== null && req.method === 'GET') return getBlob(req, res, blob[1]!);
+    if (path === '/auth/token' && req.method === 'POST') return token(req, res);
+    sendError(res, new ExchangeError('NOT_FOUND', `no route ${req.method ?? ''} ${path}`));
+  }
+
+  const server = createServer((req, res) => {
+    const started = performance.now();
+    route(req, res)
+      .catch((e: unknown) => {
+        const err = toExchangeError(e);
+        if (err.code === 'INTERNAL') log.error({ err: { name: (e as Error).name, message: (e as Error).message, stack: (e as Error).stack } }, 'request failed');
+        if (!res.headersSent) sendError(res, err);
+        else res.destroy();
+        // drain what the client still sends, so it reads our answer instead of a reset
+        req.resume();
+      })
+      .finally(() => {
+        log.debug({ method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
+      });
+  });
+  server.requestTimeout = 0; // large blob uploads stream for as long as they take
+  server.headersTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  return {
+    server,
+    apollo,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await apollo.stop();
+    },
+  };
+}

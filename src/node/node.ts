@@ -1,0 +1,206 @@
+/**
+ * A PIE node: one organisation's GraphQL/HTTP server over its ledger (the embedded dev network by default, or a real
+ * Fabric gateway), its Helia store, its custodial key store and the FHIR validator, all under one data directory:
+ *
+ *   <dataDir>/ledger/      the dev network (blocks, MSP); absent with a real Fabric gateway
+ *   <dataDir>/storage/     Helia blocks and datastore
+ *   <dataDir>/custody/     custodial accounts' keys, encrypted under the master key file
+ *   <dataDir>/bootstrap.json   the first admin's one-time code (hash only), until used
+ *
+ * `startNode` brings the parts up in dependency order and, if any fails, stops what it started; `stop` shuts down
+ * in reverse order (the HTTP server first, so no request arrives at a closed store).
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { contracts } from '../../chaincode/src/index.js';
+import type { Participant } from '../../chaincode/src/domain/index.js';
+import { AccessTokenVerifier, ReplayCache } from '../auth/index.js';
+import { LedgerClient, loadIdentity } from '../chain/client.js';
+import type { LedgerConnectionConfig } from '../chain/client.js';
+import { Devnet } from '../chain/devnet/devnet.js';
+import { PieLedger } from '../chain/pie-ledger.js';
+import { writeFileAtomic } from '../crypto/keystore/atomic-file.js';
+import { CustodyStore } from '../custody/index.js';
+import { ExchangeError, toExchangeError } from '../exchange/errors.js';
+import { FhirIngest } from '../exchange/ingest.js';
+import { FhirValidatorPool, ReferenceDirectory } from '../fhir/index.js';
+import type { LedgerStatus, NodeServices, OrgBootstrap } from '../resolvers/index.js';
+import { openStorageNode } from '../storage/index.js';
+import type { StorageNode } from '../storage/index.js';
+import type { NodeConfig } from './config.js';
+import { startHttpServer } from './http.js';
+import type { PieHttpServer } from './http.js';
+import type { Logger } from './log.js';
+
+export interface StartNodeOptions {
+  /** FHIR Bundles of Organizations / Practitioners that conditional references resolve against */
+  readonly directory?: ReferenceDirectory;
+}
+
+export interface PieNode {
+  readonly config: NodeConfig;
+  /** http://host:port */
+  readonly url: string;
+  readonly services: NodeServices;
+  readonly storage: StorageNode;
+  /** the embedded dev network, when the node runs one */
+  readonly devnet?: Devnet;
+  /** the first admin's one-time code; only on the start that created it, otherwise undefined */
+  readonly bootstrapCode?: string;
+  stop(): Promise<void>;
+}
+
+/** The one-time code that lets the first organisation admin register (its keys stay with the admin). */
+class FirstAdminBootstrap implements OrgBootstrap {
+  private constructor(
+    private readonly file: string,
+    private state: { codeSha256: string; usedBy?: string },
+    private readonly ledger: PieLedger,
+  ) {}
+
+  static async open(dataDir: string, ledger: PieLedger): Promise<{ bootstrap: FirstAdminBootstrap; newCode?: string }> {
+    const file = join(dataDir, 'bootstrap.json');
+    try {
+      const state = JSON.parse(await fsp.readFile(file, 'utf8')) as { codeSha256: string; usedBy?: string };
+      return { bootstrap: new FirstAdminBootstrap(file, state, ledger) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new ExchangeError('INTERNAL', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
+    }
+    const code = `pie-bootstrap-${randomBytes(24).toString('base64url')}`;
+    const state = { codeSha256: createHash('sha256').update(code).digest('hex') };
+    await writeFileAtomic(file, JSON.stringify(state));
+    return { bootstrap: new FirstAdminBootstrap(file, state, ledger), newCode: code };
+  }
+
+  get used(): boolean {
+    return this.state.usedBy !== undefined;
+  }
+
+  async registerFirstAdmin(code: string, keys: { signingKey: string; encryptionKey: string }): Promise<Participant> {
+    const given = createHash('sha256').update(String(code)).digest();
+    const ok = timingSafeEqual(given, Buffer.from(this.state.codeSha256, 'hex'));
+    if (!ok || this.used) throw new ExchangeError('FORBIDDEN', 'registerFirstAdmin: wrong or already used bootstrap code');
+    // Mark the code used before registering: a crash in between leaves an unused admin slot, never a reusable code.
+    this.state = { ...this.state, usedBy: 'pending' };
+    await writeFileAtomic(this.file, JSON.stringify(this.state));
+    try {
+      const { result } = await this.ledger.registerParticipant({ kind: 'org-admin', clearance: 'LOW', roles: [], ...keys });
+      this.state = { ...this.state, usedBy: result.id };
+      await writeFileAtomic(this.file, JSON.stringify(this.state));
+      return result;
+    } catch (e) {
+      // the keys were refused (malformed, already registered): the code stays usable
+      this.state = { codeSha256: this.state.codeSha256 };
+      await writeFileAtomic(this.file, JSON.stringify(this.state));
+      throw toExchangeError(e);
+    }
+  }
+}
+
+async function connectLedger(config: NodeConfig, stack: (() => Promise<void>)[]): Promise<{ client: LedgerClient; devnet?: Devnet; status: () => Promise<LedgerStatus> }> {
+  const l = config.ledger;
+  if (l.mode === 'devnet') {
+    const devnet = await Devnet.start({
+      dataDir: join(config.dataDir, 'ledger'),
+      contracts,
+      organisations: [config.organisation],
+      batch: { batchTimeoutMs: l.batchTimeoutMs, maxMessageCount: l.maxMessageCount },
+      port: l.port,
+    });
+    stack.push(() => devnet.stop());
+    const client = LedgerClient.connect({ endpoint: devnet.endpoint, channel: devnet.channelId, chaincode: devnet.chaincodeName, identity: devnet.admin(config.organisation) });
+    stack.push(async () => client.close());
+    const status = async (): Promise<LedgerStatus> => ({
+      channel: devnet.channelId,
+      height: devnet.ledger.height,
+      lastBlockHash: devnet.ledger.height === 0 ? null : Buffer.from(devnet.ledger.tipHash).toString('hex'),
+      verify: async () => {
+        const v = await devnet.ledger.verify();
+        return v.ok ? { ok: true } : { ok: false, problem: v.reason };
+      },
+    });
+    return { client, devnet, status };
+  }
+  const connection: LedgerConnectionConfig = {
+    endpoint: l.endpoint,
+    channel: l.channel,
+    chaincode: l.chaincode,
+    identity: await loadIdentity(l.certPath, l.keyPath, l.mspId),
+    ...(l.tlsCaCertPath === undefined ? {} : { tlsCaCertPem: await fsp.readFile(l.tlsCaCertPath, 'utf8') }),
+    ...(l.tlsServerName === undefined ? {} : { tlsServerName: l.tlsServerName }),
+  };
+  const client = LedgerClient.connect(connection);
+  stack.push(async () => client.close());
+  // A real peer's chain is verified by the peer; the node reports what the gateway offers (nothing, here).
+  const status = async (): Promise<LedgerStatus> => ({ channel: l.channel, height: 0, lastBlockHash: null, verify: async () => null });
+  return { client, status };
+}
+
+export async function startNode(config: NodeConfig, log: Logger, options: StartNodeOptions = {}): Promise<PieNode> {
+  const stack: (() => Promise<void>)[] = [];
+  const unwind = async () => {
+    for (const stop of stack.reverse()) await stop().catch((e: unknown) => log.error({ err: (e as Error).message }, 'shutdown step failed'));
+  };
+  try {
+    await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const { client, devnet, status } = await connectLedger(config, stack);
+    const ledger = new PieLedger(client);
+
+    const storage = await openStorageNode({
+      dataDir: join(config.dataDir, 'storage'),
+      ...(config.storage.listenPort === undefined ? {} : { network: { port: config.storage.listenPort } }),
+    });
+    stack.push(() => storage.stop());
+    for (const peer of config.storage.peers) await storage.dial(peer).catch((e: unknown) => log.warn({ peer, err: (e as Error).message }, 'storage peer unreachable'));
+
+    const custody = await CustodyStore.open({ dir: join(config.dataDir, 'custody'), keyFile: config.custodyKeyFile });
+    const validator = await FhirValidatorPool.start();
+    stack.push(() => validator.close());
+    const ingest = new FhirIngest({ ledger, blobs: storage.blobs, validator, organisation: config.organisation, directory: options.directory });
+    stack.push(() => ingest.close());
+    const { bootstrap, newCode } = await FirstAdminBootstrap.open(config.dataDir, ledger);
+
+    const services: NodeServices = {
+      organisation: config.organisation,
+      ledger,
+      blobs: storage.blobs,
+      ingest,
+      custody,
+      bootstrap,
+      maxPageSize: config.limits.maxPageSize,
+      ledgerStatus: status,
+    };
+    const verifier = new AccessTokenVerifier({
+      audience: config.audience,
+      resolveSigningKey: async (id) => {
+        const p = await ledger.participant(id).catch((e: unknown) => {
+          if (toExchangeError(e).code === 'NOT_FOUND') return undefined;
+          throw e;
+        });
+        return p?.status === 'active' ? p.signingKey : undefined;
+      },
+      replayCache: new ReplayCache(),
+      clockSkewSeconds: config.auth.clockSkewSeconds,
+      maxLifetimeSeconds: config.auth.maxTokenLifetimeSeconds,
+      notIssuedBefore: Date.now(),
+    });
+    const http: PieHttpServer = await startHttpServer({ services, verifier, config, log }, { host: config.host, port: config.port });
+    stack.push(() => http.close());
+    const address = http.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    return {
+      config,
+      url: `http://${host}:${port}`,
+      services,
+      storage,
+      devnet,
+      bootstrapCode: newCode,
+      stop: unwind,
+    };
+  } catch (e) {
+    await unwind();
+    throw e;
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * What every resolver gets: the node's services, the authenticated caller (if any) and this request's DataLoaders.
+ * One context per request, so loaders never share cached ledger reads between callers.
+ */
+import type { Participant } from '../../chaincode/src/domain/index.js';
+import type { PieLedger } from '../chain/pie-ledger.js';
+import type { CustodyStore } from '../custody/index.js';
+import type { FhirIngest } from '../exchange/ingest.js';
+import type { BlobStore } from '../storage/index.js';
+import type { Loaders } from './loaders.js';
+
+export interface LedgerStatus {
+  channel: string;
+  height: number;
+  lastBlockHash: string | null;
+  /** walks the whole chain; null when this ledger cannot be verified from here (a real Fabric peer) */
+  verify(): Promise<{ ok: boolean; problem?: string } | null>;
+}
+
+export interface OrgBootstrap {
+  /** Registers the organisation's first admin with the one-time code printed at first start. */
+  registerFirstAdmin(code: string, keys: { signingKey: string; encryptionKey: string }): Promise<Participant>;
+}
+
+export interface NodeServices {
+  readonly organisation: string;
+  readonly ledger: PieLedger;
+  readonly blobs: BlobStore;
+  readonly ingest: FhirIngest;
+  readonly custody: CustodyStore;
+  readonly bootstrap: OrgBootstrap;
+  readonly maxPageSize: number;
+  ledgerStatus(): Promise<LedgerStatus>;
+}
+
+export interface Caller {
+  readonly participant: Participant;
+  /** the node holds this account's keys (institutional accounts) */
+  readonly custodial: boolean;
+}
+
+export interface RequestContext {
+  readonly services: NodeServices;
+  readonly caller?: Caller;
+  readonly loaders: Loaders;
+}

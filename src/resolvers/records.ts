@@ -1,0 +1,192 @@
+/**
+ * EMR records: read, search, and upload (FHIR through src/exchange, binary content through POST /blobs + createEmr).
+ * Field resolvers apply the least-privilege rules of access.ts and batch their ledger reads through the loaders.
+ */
+import 'reflect-metadata'; // type-graphql reads decorator metadata while these classes are defined
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { canonicalJson, canonicalRecordBytes, ID_PATTERN, PARTICIPANT_ID, parseRecordSummary, verifyAuthorSignature } from '../../chaincode/src/domain/index.js';
+import type { AccessPolicy as LedgerPolicy, EmrRecord as LedgerRecord, Participant as LedgerParticipant, RecordMetadata } from '../../chaincode/src/domain/index.js';
+import { Signer } from '../crypto/umbral/index.js';
+import { ExchangeError, toExchangeError } from '../exchange/errors.js';
+import type { IngestResult, RecordSigner } from '../exchange/ingest.js';
+import { CreateEmrInput, EmrFilter } from '../schema/inputs.js';
+import { AccessPolicy, EmrConnection, EmrMetadata, EmrRecord, IngestDraft, IngestPayload, Participant } from '../schema/types.js';
+import { isPartyTo, mayLocateContent, requireCaller, requireKind, visibleRecord } from './access.js';
+import type { Caller, RequestContext } from './context.js';
+import { searchRecords, type RecordPage } from './search.js';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+function checkRecordId(id: string): void {
+  if (id.length > 128 || !ID_PATTERN.test(id)) throw new ExchangeError('BAD_USER_INPUT', 'id: must be a record id');
+}
+
+/** The custodial author's signer; a self-custodied author uses prepareFhirIngest / commitFhirIngest instead. */
+function custodialSigner(ctx: RequestContext, caller: Caller, mutation: string): RecordSigner {
+  if (!caller.custodial) {
+    throw new ExchangeError('BAD_USER_INPUT', `${mutation}: your signing key is in your own client; use prepareFhirIngest, sign the payloads, then commitFhirIngest`);
+  }
+  return (messages) => ctx.services.custody.withKeys(caller.participant.id, (keys) => messages.map((m) => hex(new Signer(keys.signing).sign(m).toBEBytes())));
+}
+
+const payload = (r: IngestResult): IngestPayload => ({
+  records: r.records as never,
+  omitted: [...r.omitted],
+  transactionId: r.transactionId,
+  blockNumber: Number(r.blockNumber),
+});
+
+@Resolver(() => EmrRecord)
+export class EmrRecordResolver {
+  @Query(() => EmrRecord, { description: 'a record you may see (NOT_FOUND otherwise)' })
+  async emr(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<LedgerRecord> {
+    checkRecordId(id);
+    return visibleRecord(ctx, id);
+  }
+
+  @Query(() => EmrConnection, { description: 'records by summary fields, newest ledger order within an index; first ≤ 100' })
+  emrs(
+    @Arg('filter', () => EmrFilter, { defaultValue: {} }) filter: EmrFilter,
+    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | undefined,
+    @Ctx() ctx: RequestContext,
+  ): Promise<RecordPage> {
+    return searchRecords(ctx, filter, first, after ?? undefined);
+  }
+
+  @Mutation(() => IngestPayload, {
+    description:
+      'A FHIR resource or Bundle for one patient → validated, classified (Table 5), split into EMRs, each encrypted under the patient’s public key, stored on IPFS and recorded in one ledger transaction. For custodial authors; others use prepareFhirIngest.',
+  })
+  async ingestFhir(
+    @Arg('bundle', () => GraphQLJSONObject) bundle: Record<string, unknown>,
+    @Arg('patientId', () => ID) patientId: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<IngestPayload> {
+    const caller = requireKind(ctx, ['physician', 'patient'], 'ingestFhir');
+    checkPatientId(patientId);
+    const sign = custodialSigner(ctx, caller, 'ingestFhir');
+    return payload(await ctx.services.ingest.ingest({ input: bundle, patientId, author: caller.participant }, sign));
+  }
+
+  @Mutation(() => IngestDraft, { description: 'ingestFhir for an author who signs in its own client: stores the content and returns what to sign' })
+  async prepareFhirIngest(
+    @Arg('bundle', () => GraphQLJSONObject) bundle: Record<string, unknown>,
+    @Arg('patientId', () => ID) patientId: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<IngestDraft> {
+    const caller = requireKind(ctx, ['physician', 'patient'], 'prepareFhirIngest');
+    checkPatientId(patientId);
+    const draft = await ctx.services.ingest.prepare({ input: bundle, patientId, author: caller.participant });
+    return {
+      draftId: draft.draftId,
+      expiresAt: draft.expiresAt,
+      records: draft.records.map((r) => JSON.parse(canonicalJson(r)) as Record<string, unknown>),
+      signingPayloads: draft.signingPayloads.map((p) => Buffer.from(p).toString('base64')),
+      omitted: [...draft.omitted],
+    };
+  }
+
+  @Mutation(() => IngestPayload, { description: 'records a prepared upload with the author’s signatures (hex r‖s, in the order of the draft’s records)' })
+  async commitFhirIngest(
+    @Arg('draftId', () => ID) draftId: string,
+    @Arg('signatures', () => [String]) signatures: string[],
+    @Ctx() ctx: RequestContext,
+  ): Promise<IngestPayload> {
+    const caller = requireKind(ctx, ['physician', 'patient'], 'commitFhirIngest');
+    return payload(await ctx.services.ingest.commit(draftId, caller.participant.id, signatures));
+  }
+
+  @Mutation(() => EmrRecord, { description: 'records content uploaded through POST /blobs (binary EMRs); custodial authors' })
+  async createEmr(@Arg('input', () => CreateEmrInput) input: CreateEmrInput, @Ctx() ctx: RequestContext): Promise<LedgerRecord> {
+    const caller = requireKind(ctx, ['physician', 'patient'], 'createEmr');
+    checkPatientId(input.patientId);
+    const sign = custodialSigner(ctx, caller, 'createEmr');
+    const { ledger, organisation, blobs } = ctx.services;
+    try {
+      const stat = await blobs.stat(input.cid);
+      if (stat.size !== input.size) throw new ExchangeError('BAD_USER_INPUT', `input.size: ${input.cid} holds ${stat.size} bytes, not ${input.size}`);
+      const summary = parseRecordSummary(stripNulls(input.summary), 'input.summary');
+      const policy = await ledger.patientPolicy(input.patientId);
+      const metadata: RecordMetadata = {
+        cid: input.cid,
+        size: input.size,
+        mediaType: input.mediaType,
+        contentHash: input.contentHash,
+        capsule: input.capsule,
+        envelopeVersion: input.envelopeVersion,
+      };
+      const unsigned = {
+        id: `emr-${hex(crypto.getRandomValues(new Uint8Array(16)))}`,
+        version: 1,
+        patientId: input.patientId,
+        authorId: caller.participant.id,
+        hospital: organisation,
+        summary,
+        metadata,
+        policy: JSON.parse(canonicalJson(policy)) as LedgerPolicy,
+      };
+      const [authorSignature] = await sign([canonicalRecordBytes(unsigned)]);
+      return (await ledger.createRecord({ ...unsigned, authorSignature: authorSignature! })).result;
+    } catch (e) {
+      throw toExchangeError(e);
+    }
+  }
+
+  // ---- fields ----
+
+  @FieldResolver(() => Participant, { nullable: true, description: 'null if the participant record is gone' })
+  patient(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<LedgerParticipant | null> {
+    return ctx.loaders.participant.load(r.patientId);
+  }
+
+  @FieldResolver(() => Participant, { nullable: true })
+  author(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<LedgerParticipant | null> {
+    return ctx.loaders.participant.load(r.authorId);
+  }
+
+  @FieldResolver(() => EmrMetadata, { nullable: true, description: 'storage references: for the patient, the author and holders of a live grant; null otherwise' })
+  async metadata(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<RecordMetadata | null> {
+    return (await mayLocateContent(ctx, r)) ? r.metadata : null;
+  }
+
+  @FieldResolver(() => AccessPolicy, { nullable: true, description: 'the policy in force for the record chain: for its patient and author; null otherwise' })
+  async policy(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<LedgerPolicy | null> {
+    const caller = requireCaller(ctx);
+    return isPartyTo(caller, r) ? ctx.loaders.effectivePolicy.load(r.id) : null;
+  }
+
+  @FieldResolver(() => Boolean, { nullable: true, description: 'whether the author’s signature verifies under the author’s registered key (null: author unknown)' })
+  async signatureValid(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<boolean | null> {
+    const author = await ctx.loaders.participant.load(r.authorId);
+    return author === null ? null : verifyAuthorSignature(r, author.signingKey);
+  }
+
+  @FieldResolver(() => EmrRecord, { nullable: true, description: 'the version this one replaced' })
+  async previous(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<LedgerRecord | null> {
+    return r.previousId === undefined ? null : ctx.loaders.record.load(r.previousId);
+  }
+
+  @FieldResolver(() => [EmrRecord], { description: 'every version of the record’s chain, oldest first' })
+  async versions(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<LedgerRecord[]> {
+    const versions = await ctx.services.ledger.recordVersions(r.id);
+    for (const v of versions) ctx.loaders.record.prime(v.id, v);
+    return versions;
+  }
+
+  @FieldResolver(() => ID, { nullable: true, description: 'the transaction that recorded this version' })
+  async transactionId(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<string | null> {
+    const history = await ctx.services.ledger.history('record', r.id);
+    return history[0]?.txId ?? null;
+  }
+}
+
+function checkPatientId(id: string): void {
+  if (!PARTICIPANT_ID.test(id)) throw new ExchangeError('BAD_USER_INPUT', 'patientId: must be a participant id (32 hex characters)');
+}
+
+/** GraphQL gives absent optional input fields as null; the ledger's parsers want them absent. */
+function stripNulls<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as T;
+}
