@@ -55,6 +55,8 @@ export interface NodeConfig {
   logLevel: LogLevel;
   ledger: DevnetLedgerConfig | FabricLedgerConfig;
   storage: { peers: string[]; listenPort?: number };
+  /** FHIR Bundles (files) of known Organizations / Practitioners */
+  fhirDirectory: string[];
   limits: {
     maxRequestBytes: number;
     maxBlobBytes: number;
@@ -192,6 +194,23 @@ function readableFile(): Kind<string> {
   };
 }
 
+/** Readable files: a comma-separated list in the environment, an array of strings in the file. */
+function readableFiles(): Kind<string[]> {
+  const one = readableFile();
+  const expected = 'paths to readable files (comma-separated in the environment)';
+  return {
+    expected,
+    fromEnv: (s, base) => s.split(',').map((p) => p.trim()).filter((p) => p !== '').map((p) => one.fromEnv(p, base)),
+    fromFile: (v, base) => {
+      if (!Array.isArray(v) || !v.every((p) => typeof p === 'string')) throw new Invalid(`must be an array of strings (${expected}), got ${show(v)}`);
+      return v.map((p) => one.fromFile(p, base));
+    },
+    async check(paths) {
+      for (const p of paths) await one.check!(p);
+    },
+  };
+}
+
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
@@ -312,6 +331,8 @@ const FIELDS = [
 
   { key: 'storage.peers', env: 'PIE_STORAGE_PEERS', kind: peers(), default: [], doc: 'storage peers, comma-separated loopback multiaddrs with /tcp/ and /p2p/' },
   { key: 'storage.listenPort', env: 'PIE_STORAGE_PORT', kind: int(0, 65535), doc: 'when set, the Helia node listens on loopback TCP at this port (0 = any)' },
+
+  { key: 'fhirDirectory', env: 'PIE_FHIR_DIRECTORY', kind: readableFiles(), default: [], doc: 'FHIR Bundles of Organizations and Practitioners that conditional references (Practitioner?identifier=…) resolve against' },
 
   { key: 'limits.maxRequestBytes', env: 'PIE_MAX_REQUEST_BYTES', kind: int(KiB, GiB), default: 16 * MiB + 64 * KiB, doc: 'largest GraphQL JSON body (FHIR bundles are limited to 16 MiB)' },
   { key: 'limits.maxBlobBytes', env: 'PIE_MAX_BLOB_BYTES', kind: int(1, 1024 * GiB), default: 2 * GiB, doc: 'largest uploaded blob' },
@@ -598,6 +619,7 @@ export function describeConfig(config: NodeConfig): Record<string, unknown> {
           keyPath: ledger.keyPath,
         },
     storage: { peers: [...config.storage.peers], listenPort: config.storage.listenPort },
+    fhirDirectory: [...config.fhirDirectory],
     limits: { ...config.limits },
     auth: { ...config.auth },
     custodyKeyFile: config.custodyKeyFile,

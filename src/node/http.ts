@@ -111,6 +111,7 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
     schema,
     introspection: !config.production,
     csrfPrevention: true,
+    stopOnTerminationSignals: false, // the node stops Apollo itself, in order (src/main.ts)
     includeStacktraceInErrorResponses: false,
     // Refusals are reported as validation errors (400 GRAPHQL_VALIDATION_FAILED), not thrown (which Apollo masks as 500).
     validationRules: [
@@ -281,6 +282,8 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
       .catch((e: unknown) => {
         const err = toExchangeError(e);
         if (err.code === 'INTERNAL') log.error({ err: { name: (e as Error).name, message: (e as Error).message, stack: (e as Error).stack } }, 'request failed');
+        // refused before the whole body arrived (a partly read body is not drained by resume()): do not reuse the socket
+        if (!res.headersSent && !req.complete) res.setHeader('connection', 'close');
         if (!res.headersSent) sendError(res, err);
         else res.destroy();
         // drain what the client still sends, so it reads our answer instead of a reset

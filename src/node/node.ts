@@ -10,6 +10,7 @@
  * `startNode` brings the parts up in dependency order and, if any fails, stops what it started; `stop` shuts down
  * in reverse order (the HTTP server first, so no request arrives at a closed store).
  */
+import '../chain/devnet/shim-logging.js'; // before the chaincode is loaded
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +49,8 @@ export interface PieNode {
   readonly devnet?: Devnet;
   /** the first admin's one-time code; only on the start that created it, otherwise undefined */
   readonly bootstrapCode?: string;
+  /** whether the first admin has registered (the bootstrap code is spent) */
+  readonly firstAdminRegistered: () => boolean;
   stop(): Promise<void>;
 }
 
@@ -98,7 +101,13 @@ class FirstAdminBootstrap implements OrgBootstrap {
   }
 }
 
-async function connectLedger(config: NodeConfig, stack: (() => Promise<void>)[]): Promise<{ client: LedgerClient; devnet?: Devnet; status: () => Promise<LedgerStatus> }> {
+/** A started part and how to stop it. */
+interface Step {
+  name: string;
+  stop: () => Promise<void>;
+}
+
+async function connectLedger(config: NodeConfig, stack: Step[]): Promise<{ client: LedgerClient; devnet?: Devnet; status: () => Promise<LedgerStatus> }> {
   const l = config.ledger;
   if (l.mode === 'devnet') {
     const devnet = await Devnet.start({
@@ -108,9 +117,9 @@ async function connectLedger(config: NodeConfig, stack: (() => Promise<void>)[])
       batch: { batchTimeoutMs: l.batchTimeoutMs, maxMessageCount: l.maxMessageCount },
       port: l.port,
     });
-    stack.push(() => devnet.stop());
+    stack.push({ name: 'devnet', stop: () => devnet.stop() });
     const client = LedgerClient.connect({ endpoint: devnet.endpoint, channel: devnet.channelId, chaincode: devnet.chaincodeName, identity: devnet.admin(config.organisation) });
-    stack.push(async () => client.close());
+    stack.push({ name: 'ledger client', stop: async () => client.close() });
     const status = async (): Promise<LedgerStatus> => ({
       channel: devnet.channelId,
       height: devnet.ledger.height,
@@ -131,16 +140,20 @@ async function connectLedger(config: NodeConfig, stack: (() => Promise<void>)[])
     ...(l.tlsServerName === undefined ? {} : { tlsServerName: l.tlsServerName }),
   };
   const client = LedgerClient.connect(connection);
-  stack.push(async () => client.close());
+  stack.push({ name: 'ledger client', stop: async () => client.close() });
   // A real peer's chain is verified by the peer; the node reports what the gateway offers (nothing, here).
   const status = async (): Promise<LedgerStatus> => ({ channel: l.channel, height: 0, lastBlockHash: null, verify: async () => null });
   return { client, status };
 }
 
 export async function startNode(config: NodeConfig, log: Logger, options: StartNodeOptions = {}): Promise<PieNode> {
-  const stack: (() => Promise<void>)[] = [];
+  const stack: Step[] = [];
   const unwind = async () => {
-    for (const stop of stack.reverse()) await stop().catch((e: unknown) => log.error({ err: (e as Error).message }, 'shutdown step failed'));
+    for (const { name, stop } of stack.reverse()) {
+      const t0 = performance.now();
+      await stop().catch((e: unknown) => log.error({ step: name, err: (e as Error).message }, 'shutdown step failed'));
+      log.debug({ step: name, ms: Math.round(performance.now() - t0) }, 'stopped');
+    }
   };
   try {
     await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -151,14 +164,14 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartN
       dataDir: join(config.dataDir, 'storage'),
       ...(config.storage.listenPort === undefined ? {} : { network: { port: config.storage.listenPort } }),
     });
-    stack.push(() => storage.stop());
+    stack.push({ name: 'storage', stop: () => storage.stop() });
     for (const peer of config.storage.peers) await storage.dial(peer).catch((e: unknown) => log.warn({ peer, err: (e as Error).message }, 'storage peer unreachable'));
 
     const custody = await CustodyStore.open({ dir: join(config.dataDir, 'custody'), keyFile: config.custodyKeyFile });
     const validator = await FhirValidatorPool.start();
-    stack.push(() => validator.close());
+    stack.push({ name: 'FHIR validator', stop: () => validator.close() });
     const ingest = new FhirIngest({ ledger, blobs: storage.blobs, validator, organisation: config.organisation, directory: options.directory });
-    stack.push(() => ingest.close());
+    stack.push({ name: 'uploads', stop: () => ingest.close() });
     const { bootstrap, newCode } = await FirstAdminBootstrap.open(config.dataDir, ledger);
 
     const services: NodeServices = {
@@ -186,7 +199,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartN
       notIssuedBefore: Date.now(),
     });
     const http: PieHttpServer = await startHttpServer({ services, verifier, config, log }, { host: config.host, port: config.port });
-    stack.push(() => http.close());
+    stack.push({ name: 'http', stop: () => http.close() });
     const address = http.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -197,6 +210,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartN
       storage,
       devnet,
       bootstrapCode: newCode,
+      firstAdminRegistered: () => bootstrap.used,
       stop: unwind,
     };
   } catch (e) {

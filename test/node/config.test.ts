@@ -80,6 +80,7 @@ describe('defaults', () => {
       logLevel: 'info',
       ledger: { mode: 'devnet', batchTimeoutMs: 20, maxMessageCount: 500, port: 0 },
       storage: { peers: [] },
+      fhirDirectory: [],
       limits: {
         maxRequestBytes: 16 * MiB + 64 * KiB,
         maxBlobBytes: 2 * GiB,
@@ -646,6 +647,15 @@ describe('ConfigError', () => {
   });
 });
 
+describe('PIE_FHIR_DIRECTORY', () => {
+  test('readable files, comma-separated, resolved against cwd; a missing one is an issue', async () => {
+    await fsp.writeFile(join(cwd, 'orgs.json'), '{}');
+    await fsp.writeFile(join(cwd, 'people.json'), '{}');
+    expect((await load({ PIE_FHIR_DIRECTORY: 'orgs.json, people.json' })).fhirDirectory).toEqual([join(cwd, 'orgs.json'), join(cwd, 'people.json')]);
+    expect(await issuesOf({ PIE_FHIR_DIRECTORY: 'orgs.json,nothere.json' })).toEqual([expect.stringMatching(/^PIE_FHIR_DIRECTORY: cannot read .*nothere.json/)]);
+  });
+});
+
 describe('ENV_VARS', () => {
   test('one row per variable, PIE_CONFIG first, documented defaults', () => {
     const names = ENV_VARS.map((v) => v.name);
@@ -654,7 +664,7 @@ describe('ENV_VARS', () => {
     expect(names).toEqual(
       expect.arrayContaining(['PIE_DATA_DIR', 'PIE_HOST', 'PIE_PORT', 'PIE_ORG', 'PIE_AUDIENCE', 'NODE_ENV', 'PIE_LOG_LEVEL', 'PIE_LEDGER']),
     );
-    expect(names).toHaveLength(32);
+    expect(names).toHaveLength(33);
     const row = (name: string) => ENV_VARS.find((v) => v.name === name);
     expect(row('PIE_PORT')).toMatchObject({ key: 'port', default: '4000' });
     expect(row('PIE_DATA_DIR')?.default).toBe('<cwd>/.pie/node');
