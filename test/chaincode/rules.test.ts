@@ -128,6 +128,7 @@ describe('composite-key indexes', () => {
     expect(indexQuery(RECORD_INDEXES.code, ['http://loinc.org'])).toEqual(['http://loinc.org']);
     expect(indexQuery(RECORD_INDEXES.code, ['http://loinc.org', '4548-4'])).toEqual(['http://loinc.org', '4548-4']);
     expectCode(() => indexQuery(RECORD_INDEXES.code, []), 'INVALID_ARGUMENT', 'query');
+    expect(indexQuery(RECORD_INDEXES.code, [], 0)).toEqual([]);
     expectCode(() => indexQuery(RECORD_INDEXES.patient, [PATIENT, 'emr-1']), 'INVALID_ARGUMENT', 'query');
     expectCode(() => indexQuery(RECORD_INDEXES.code, ['a\u0000b']), 'INVALID_ARGUMENT', 'query.system');
   });

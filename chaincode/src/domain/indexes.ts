@@ -114,11 +114,14 @@ export const emergencyGrantIndexEntry = (g: Grant, patientId: string): IndexEntr
   attributes: [patientId, g.id],
 });
 
-/** The partial-key attributes for a search on `index` by its leading values (at least one, never the id). */
-export function indexQuery(index: IndexDefinition, values: readonly string[]): string[] {
+/**
+ * The partial-key attributes for a search on `index` by its leading values (at least `minValues`, never the id).
+ * No values lists the whole index (every record, in the index's order).
+ */
+export function indexQuery(index: IndexDefinition, values: readonly string[], minValues = 1): string[] {
   const max = index.attributes.length - 1;
-  if (values.length < 1 || values.length > max) {
-    throw invalid('query', `${index.objectType} is searched by 1 to ${max} of ${index.attributes.slice(0, max).join(', ')}`);
+  if (values.length < minValues || values.length > max) {
+    throw invalid('query', `${index.objectType} is searched by ${minValues} to ${max} of ${index.attributes.slice(0, max).join(', ')}`);
   }
   values.forEach((v, i) => {
     // eslint-disable-next-line no-control-regex

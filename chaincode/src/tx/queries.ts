@@ -36,8 +36,9 @@ async function scan<S extends Store>(
   values: readonly string[],
   pageSize: string,
   bookmark: string,
+  minValues = 1,
 ): Promise<Page & { items: StoredObject<S>[] }> {
-  const page = await l.page(index.objectType, indexQuery(index, values), pageSizeArgument(pageSize), bookmarkArgument(bookmark));
+  const page = await l.page(index.objectType, indexQuery(index, values, minValues), pageSizeArgument(pageSize), bookmarkArgument(bookmark));
   const items: StoredObject<S>[] = [];
   for (const id of page.ids) items.push(await l.require(store, id));
   return { items, bookmark: page.bookmark, fetched: page.fetched };
@@ -45,12 +46,15 @@ async function scan<S extends Store>(
 
 const RECORD_INDEX_NAMES = Object.keys(RECORD_INDEXES) as (keyof typeof RECORD_INDEXES)[];
 
-/** SearchRecords(index, valuesJson, pageSize, bookmark): records by patient, author, hospital, category, level, code or year. */
+/**
+ * SearchRecords(index, valuesJson, pageSize, bookmark): records by patient, author, hospital, category, level, code,
+ * year, gender, age band or CID; no values (`[]`) lists every record in the index's order.
+ */
 export async function searchRecords(l: Ledger, index: string, valuesJson: string, pageSize: string, bookmark: string): Promise<Page & { records: EmrRecord[] }> {
   const name = choice(index, 'index', RECORD_INDEX_NAMES);
   const values = jsonArgument(valuesJson, 'values');
   if (!Array.isArray(values) || !values.every((v): v is string => typeof v === 'string')) throw invalid('values', 'must be a JSON array of strings');
-  const { items, ...page } = await scan(l, 'record', RECORD_INDEXES[name], values, pageSize, bookmark);
+  const { items, ...page } = await scan(l, 'record', RECORD_INDEXES[name], values, pageSize, bookmark, 0);
   return { records: items, ...page };
 }
 
