@@ -8,7 +8,7 @@
  */
 // ESM cycle with ./tokens.js (which constructs a default ReplayCache): safe, neither module uses the other's
 // exports while it is being evaluated.
-import { AuthError } from './tokens.js';
+import { AuthError } from './errors.js';
 
 export const DEFAULT_REPLAY_CACHE_MAX_ENTRIES = 1_000_000;
 

@@ -4,7 +4,7 @@
  * leaves the client); a custodial account exchanges its API secret at POST /auth/token.
  */
 import { ClientError, GraphQLClient } from 'graphql-request';
-import { mintAccessToken } from '../auth/index.js';
+import { mintAccessToken } from '../auth/mint.js';
 import type { SecretKey } from '../crypto/umbral/index.js';
 
 export type Credentials =
@@ -25,6 +25,8 @@ export class PieApiError extends Error {
     super(message);
   }
 }
+
+const STATUS_CODES: Readonly<Record<number, string>> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 503: 'UNAVAILABLE' };
 
 export interface BlobMetadata {
   cid: string;
@@ -85,7 +87,10 @@ export class PieClient {
       if (e instanceof ClientError) {
         const first = e.response.errors?.[0];
         const ext = (first?.extensions ?? {}) as { code?: string; operationOutcome?: unknown };
-        throw new PieApiError(ext.code ?? 'INTERNAL', first?.message ?? e.message, e.response.status, ext.operationOutcome);
+        // refusals made before GraphQL runs (a bad token, a body too large) answer {error: {code, message}}
+        const early = (e.response as { error?: { code?: string; message?: string } }).error;
+        const code = ext.code ?? early?.code ?? STATUS_CODES[e.response.status] ?? 'INTERNAL';
+        throw new PieApiError(code, first?.message ?? early?.message ?? e.message, e.response.status, ext.operationOutcome);
       }
       throw e;
     }

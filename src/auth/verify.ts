@@ -1,146 +1,17 @@
 /**
- * Short-lived bearer tokens for the PIE node: compact JWS (RFC 7515) signed ES256K (RFC 8812) with the participant's
- * own secp256k1 signing key, verified against the signing key registered for the participant on the ledger.
- *
- * Minting (client side) uses only the Umbral Signer and plain code, so it runs in browsers as well as Node.
- * Verification (server side) parses and checks everything itself, then lets jose check the signature.
+ * Verifying bearer tokens (server side): compact JWS (RFC 7515) signed ES256K (RFC 8812) with the participant's own
+ * secp256k1 signing key, checked against the signing key registered for the participant on the ledger. Everything
+ * is parsed and checked here; jose checks the signature.
  */
 import { compactVerify, errors as joseErrors, importJWK, type KeyLike } from 'jose';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { CodedError } from '../errors.js';
-import { type SecretKey, Signer } from '../crypto/umbral/index.js';
+import { AuthError } from './errors.js';
+import { DEFAULT_CLOCK_SKEW_S, JTI, MAX_TOKEN_LENGTH, MAX_TOKEN_LIFETIME_S, PARTICIPANT_ID, TOKEN_ALG, base64urlDecode, base64urlEncode } from './jws.js';
 import { ReplayCache } from './replay-cache.js';
 
-export const TOKEN_ALG = 'ES256K';
-export const DEFAULT_TOKEN_LIFETIME_S = 300;
-export const MAX_TOKEN_LIFETIME_S = 600;
-export const DEFAULT_CLOCK_SKEW_S = 30;
-/** Longest token accepted (characters); ours are ≈ 330. */
-export const MAX_TOKEN_LENGTH = 4096;
-
-const PARTICIPANT_ID = /^[0-9a-f]{32}$/;
-const JTI = /^[A-Za-z0-9_-]{16,128}$/;
 const COMPRESSED_KEY_HEX = /^0[23][0-9a-fA-F]{64}$/;
 /** Header parameters that would let the token choose its own key or change how it must be processed. */
 const FORBIDDEN_HEADER_PARAMS = ['crit', 'jwk', 'jku', 'x5u', 'x5c', 'b64'] as const;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Errors
-
-export type AuthErrorReason =
-  | 'MALFORMED'
-  | 'BAD_HEADER'
-  | 'BAD_CLAIMS'
-  | 'WRONG_AUDIENCE'
-  | 'EXPIRED'
-  | 'NOT_YET_VALID'
-  | 'LIFETIME_TOO_LONG'
-  | 'ISSUED_BEFORE_START'
-  | 'UNKNOWN_PARTICIPANT'
-  | 'BAD_SIGNATURE'
-  | 'REPLAYED'
-  /** the replay cache is full of unexpired tokens: transient, the client may retry */
-  | 'BUSY';
-
-/** A refused request. Messages never contain the token or key material. */
-export class AuthError extends CodedError<'UNAUTHENTICATED'> {
-  constructor(
-    readonly reason: AuthErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super('UNAUTHENTICATED', `${reason}: ${message}`, options);
-    this.name = 'AuthError';
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// base64url (RFC 4648 §5, no padding), without Buffer so that minting runs in browsers
-
-const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const B64URL_TEXT = /^[A-Za-z0-9_-]*$/;
-
-export function base64urlEncode(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
-    for (let c = 0; c < chars; c++) out += B64URL[(n >> (18 - 6 * c)) & 63];
-  }
-  return out;
-}
-
-/** Strict: unpadded, URL-safe alphabet only, canonical (unused trailing bits zero). Undefined if invalid. */
-export function base64urlDecode(text: string): Uint8Array | undefined {
-  if (!B64URL_TEXT.test(text) || text.length % 4 === 1) return undefined;
-  const out = new Uint8Array(Math.floor((text.length * 6) / 8));
-  let bits = 0;
-  let acc = 0;
-  let o = 0;
-  for (const ch of text) {
-    acc = (acc << 6) | B64URL.indexOf(ch);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (acc >> bits) & 0xff;
-      acc &= (1 << bits) - 1;
-    }
-  }
-  return acc === 0 ? out : undefined;
-}
-
-const utf8 = new TextEncoder();
-const encodeJson = (value: unknown): string => base64urlEncode(utf8.encode(JSON.stringify(value)));
-
-// ---------------------------------------------------------------------------------------------------------------
-// Minting (client side)
-
-export interface MintAccessTokenOptions {
-  /** the participant's signing key (the private half of its ledger `signingKey`) */
-  signingKey: SecretKey;
-  /** 32 lower-case hex characters */
-  participantId: string;
-  /** the node's audience string (must equal the verifier's `audience`) */
-  audience: string;
-  /** 1..MAX_TOKEN_LIFETIME_S, default DEFAULT_TOKEN_LIFETIME_S */
-  lifetimeSeconds?: number;
-  now?: Date;
-  /** default: 16 random bytes, hex */
-  jti?: string;
-}
-
-/** A compact JWS `header.payload.signature` with claims sub, aud, iat, exp, jti. */
-export function mintAccessToken(opts: MintAccessTokenOptions): string {
-  const lifetime = opts.lifetimeSeconds ?? DEFAULT_TOKEN_LIFETIME_S;
-  if (!Number.isSafeInteger(lifetime) || lifetime < 1 || lifetime > MAX_TOKEN_LIFETIME_S) {
-    throw new RangeError(`mintAccessToken: lifetimeSeconds must be an integer in 1..${MAX_TOKEN_LIFETIME_S}, got ${lifetime}`);
-  }
-  if (typeof opts.participantId !== 'string' || !PARTICIPANT_ID.test(opts.participantId)) {
-    throw new TypeError('mintAccessToken: participantId must be 32 lower-case hex characters');
-  }
-  if (typeof opts.audience !== 'string' || opts.audience.length === 0) {
-    throw new TypeError('mintAccessToken: audience must be a non-empty string');
-  }
-  const nowMs = (opts.now ?? new Date()).getTime();
-  if (!Number.isFinite(nowMs)) throw new RangeError('mintAccessToken: now is an invalid Date');
-  const jti = opts.jti ?? randomJti();
-  if (typeof jti !== 'string' || !JTI.test(jti)) {
-    throw new TypeError('mintAccessToken: jti must be 16..128 characters of [A-Za-z0-9_-]');
-  }
-
-  const iat = Math.floor(nowMs / 1000);
-  const header = { alg: TOKEN_ALG, typ: 'JWT' };
-  const claims = { sub: opts.participantId, aud: opts.audience, iat, exp: iat + lifetime, jti };
-  const signingInput = `${encodeJson(header)}.${encodeJson(claims)}`;
-  // Umbral's Signer: ECDSA over SHA-256, RFC 6979, low-S; r ‖ s is exactly the JWS ES256K signature encoding.
-  const signature = new Signer(opts.signingKey).sign(utf8.encode(signingInput)).toBEBytes();
-  return `${signingInput}.${base64urlEncode(signature)}`;
-}
-
-function randomJti(): string {
-  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing an Authorization header
