@@ -148,13 +148,16 @@ async function connectLedger(config: NodeConfig, stack: Step[]): Promise<{ clien
 
 export async function startNode(config: NodeConfig, log: Logger, options: StartNodeOptions = {}): Promise<PieNode> {
   const stack: Step[] = [];
-  const unwind = async () => {
-    for (const { name, stop } of stack.reverse()) {
-      const t0 = performance.now();
-      await stop().catch((e: unknown) => log.error({ step: name, err: (e as Error).message }, 'shutdown step failed'));
-      log.debug({ step: name, ms: Math.round(performance.now() - t0) }, 'stopped');
-    }
-  };
+  let stopped: Promise<void> | undefined;
+  // Stops in reverse start order, once (later calls wait for the first).
+  const unwind = (): Promise<void> =>
+    (stopped ??= (async () => {
+      for (const { name, stop } of [...stack].reverse()) {
+        const t0 = performance.now();
+        await stop().catch((e: unknown) => log.error({ step: name, err: (e as Error).message }, 'shutdown step failed'));
+        log.debug({ step: name, ms: Math.round(performance.now() - t0) }, 'stopped');
+      }
+    })());
   try {
     await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const { client, devnet, status } = await connectLedger(config, stack);
