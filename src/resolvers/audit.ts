@@ -5,25 +5,15 @@
 import 'reflect-metadata'; // type-graphql reads decorator metadata while these classes are defined
 import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
 import { PARTICIPANT_ID } from '../../chaincode/src/domain/index.js';
-import type { HistoryEntry, HistoryObjectType, Page, PieLedger } from '../chain/pie-ledger.js';
+import type { HistoryEntry, HistoryObjectType, PieLedger } from '../chain/pie-ledger.js';
 import { ExchangeError, toExchangeError } from '../exchange/errors.js';
 import { AuditEntry } from '../schema/types.js';
 import { isPartyTo, requireCaller, visibleRecord } from './access.js';
 import type { RequestContext } from './context.js';
+import { allPages } from './paging.js';
 
 /** A patient's trail covers at most this many records (newest pages first are not available: ledger index order). */
 const MAX_RECORDS_PER_TRAIL = 200;
-
-async function allPages<T>(fetch: (bookmark: string) => Promise<Page<T>>, limit = Infinity): Promise<T[]> {
-  const items: T[] = [];
-  let bookmark = '';
-  do {
-    const page = await fetch(bookmark);
-    items.push(...page.items);
-    bookmark = page.items.length === 0 ? '' : page.bookmark;
-  } while (bookmark !== '' && items.length < limit);
-  return items.slice(0, limit);
-}
 
 const entries = (objectType: HistoryObjectType, objectId: string, history: HistoryEntry[]): AuditEntry[] =>
   history.map((h) => ({

@@ -5,6 +5,7 @@
 import DataLoader from 'dataloader';
 import type { AccessPolicy, EmrRecord, Grant, Participant } from '../../chaincode/src/domain/index.js';
 import type { PieLedger } from '../chain/pie-ledger.js';
+import { allPages } from './paging.js';
 
 export interface Loaders {
   readonly participant: DataLoader<string, Participant | null>;
@@ -25,13 +26,5 @@ export function createLoaders(ledger: PieLedger): Loaders {
   };
 }
 
-async function allGrantsOf(ledger: PieLedger, granteeId: string): Promise<Grant[]> {
-  const grants: Grant[] = [];
-  let bookmark = '';
-  do {
-    const page = await ledger.listGrants('grantee', granteeId, { pageSize: 500, bookmark });
-    grants.push(...page.items);
-    bookmark = page.items.length === 0 ? '' : page.bookmark;
-  } while (bookmark !== '');
-  return grants;
-}
+const allGrantsOf = (ledger: PieLedger, granteeId: string): Promise<Grant[]> =>
+  allPages((bookmark) => ledger.listGrants('grantee', granteeId, { pageSize: 500, bookmark }));

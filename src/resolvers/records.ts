@@ -6,12 +6,20 @@ import 'reflect-metadata'; // type-graphql reads decorator metadata while these 
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { canonicalJson, canonicalRecordBytes, ID_PATTERN, PARTICIPANT_ID, parseRecordSummary, verifyAuthorSignature } from '../../chaincode/src/domain/index.js';
-import type { AccessPolicy as LedgerPolicy, EmrRecord as LedgerRecord, Participant as LedgerParticipant, RecordMetadata } from '../../chaincode/src/domain/index.js';
+import type {
+  AccessPolicy as LedgerPolicy,
+  AccessRequest as LedgerRequest,
+  EmrRecord as LedgerRecord,
+  Grant as LedgerGrant,
+  Participant as LedgerParticipant,
+  RecordMetadata,
+} from '../../chaincode/src/domain/index.js';
 import { Signer } from '../crypto/umbral/index.js';
 import { ExchangeError, toExchangeError } from '../exchange/errors.js';
 import type { IngestResult, RecordSigner } from '../exchange/ingest.js';
 import { CreateEmrInput, EmrFilter } from '../schema/inputs.js';
-import { AccessPolicy, EmrConnection, EmrMetadata, EmrRecord, IngestDraft, IngestPayload, Participant } from '../schema/types.js';
+import { AccessPolicy, AccessRequest, EmrConnection, EmrMetadata, EmrRecord, IngestDraft, IngestPayload, Participant, ReencryptionGrant } from '../schema/types.js';
+import { allPages } from './paging.js';
 import { isPartyTo, mayLocateContent, requireCaller, requireKind, visibleRecord } from './access.js';
 import type { Caller, RequestContext } from './context.js';
 import { searchRecords, type RecordPage } from './search.js';
@@ -173,6 +181,18 @@ export class EmrRecordResolver {
     const versions = await ctx.services.ledger.recordVersions(r.id);
     for (const v of versions) ctx.loaders.record.prime(v.id, v);
     return versions;
+  }
+
+  @FieldResolver(() => [ReencryptionGrant], { nullable: true, description: 'grants on this version: for its patient and author; null otherwise' })
+  async grants(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<LedgerGrant[] | null> {
+    if (!isPartyTo(requireCaller(ctx), r)) return null;
+    return allPages((b) => ctx.services.ledger.listGrants('record', r.id, { pageSize: 500, bookmark: b }));
+  }
+
+  @FieldResolver(() => [AccessRequest], { nullable: true, description: 'access requests for this version: for its patient and author; null otherwise' })
+  async accessRequests(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<LedgerRequest[] | null> {
+    if (!isPartyTo(requireCaller(ctx), r)) return null;
+    return allPages((b) => ctx.services.ledger.listRequests('record', r.id, { pageSize: 500, bookmark: b }));
   }
 
   @FieldResolver(() => ID, { nullable: true, description: 'the transaction that recorded this version' })

@@ -32,10 +32,12 @@ describe('PIE node over HTTP', () => {
     expect(ingestFhir.records.length).toBeGreaterThan(1);
 
     const { emrs } = await patient.client.request<{ emrs: { edges: { node: { id: string; metadata: { cid: string; contentHash: string; size: number } } }[] } }>(
-      '{ emrs(first: 100) { edges { cursor node { id patientId metadata { cid contentHash size capsule } author { id kind } signatureValid } } pageInfo { hasNextPage endCursor } } }',
+      '{ emrs(first: 100) { edges { cursor node { id patientId metadata { cid contentHash size capsule } author { id kind } signatureValid grants { id kind live } accessRequests { id } transactionId versions { id } } } pageInfo { hasNextPage endCursor } } }',
     );
     expect(emrs.edges.length).toBe(Math.min(100, ingestFhir.records.length));
     const first = emrs.edges[0]!.node;
+    // nothing shared yet; the version chain is the record itself; the transaction is the upload's
+    expect(first).toMatchObject({ grants: [], accessRequests: [], versions: [{ id: first.id }], transactionId: ingestFhir.transactionId, signatureValid: true });
     const envelope = await collect(await patient.client.downloadBlob(first.metadata.cid));
     expect(envelope.length).toBe(first.metadata.size);
     const parts: Uint8Array[] = [];
