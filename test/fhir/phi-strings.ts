@@ -2,8 +2,7 @@
  * The strings of a FHIR Bundle that identify a person or could help to, for tests that check they never reach a
  * place a non-authorised reader can see (summaries, the ledger, logs, API answers). Not a test file itself.
  *
- * `sensitiveStrings` is the collector of the Safe Harbor end-to-end test in summary.test.ts (copied here verbatim so
- * other tests can share it; that test still has its own copy).
+ * Shared by the Safe Harbor end-to-end test (summary.test.ts) and the node's privacy test (test/node/privacy.test.ts).
  */
 import type { Bundle } from '@medplum/fhirtypes';
 import { CATEGORIES, SECURITY_LEVELS } from '../../src/fhir/types.js';

@@ -1,13 +1,13 @@
 // Table 4 "EMR information" under HIPAA Safe Harbor: age bands, codes, ledger record, and the end-to-end check that
 // nothing identifying in the sample bundles reaches a summary.
-import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
+import { sensitiveStrings } from './phi-strings.js';
+import type { Patient, Resource } from '@medplum/fhirtypes';
 import { parseRecordSummary } from '../../chaincode/src/domain/record.js';
 import { groupResources } from '../../src/fhir/group.js';
 import type { EmrGroup } from '../../src/fhir/group.js';
 import { FhirInputError } from '../../src/fhir/outcome.js';
 import { MAX_RECORD_CODES, ageBandAt, summariseGroup, toRecordSummary } from '../../src/fhir/summary.js';
 import type { EmrSummary } from '../../src/fhir/summary.js';
-import { CATEGORIES, SECURITY_LEVELS } from '../../src/fhir/types.js';
 import { PATIENT_FILES, readSample } from './samples.js';
 
 const NOW = () => new Date('2024-06-30T12:00:00Z');
@@ -164,57 +164,6 @@ describe('toRecordSummary', () => {
 // ---------------------------------------------------------------------------------------------------------------------
 // The key test: nothing identifying from the input reaches a summary.
 
-/**
- * Strings that must never appear in a summary, collected generically from the input: identifier values; every part
- * of names; address lines, cities, districts, postal codes and texts (state and country are allowed by Safe Harbor);
- * telecom values; birth dates as full date and year-month (the bare birth year cannot be told from a service year:
- * the years check below covers it); narrative, CodeableConcept and annotation text, notes and display strings;
- * every id, fullUrl and reference, and the identifier part of conditional references (an NPI, an organisation id);
- * attachment data and URLs; free-text extension values (mother's maiden name).
- *
- * Skipped, and why: strings of 1–2 characters (would match by chance: "MA", "F"), and strings that are a code of
- * the input, a FHIR resource type, a Table 5 category or a level (a display "survey" for the code `survey`, a text
- * "Encounter"): those are the vocabulary a summary is made of, not something about the person.
- */
-function sensitiveStrings(bundle: Bundle): Set<string> {
-  const out = new Set<string>();
-  const add = (v: unknown): void => {
-    if (typeof v === 'string') out.add(v);
-    else if (Array.isArray(v)) v.forEach(add);
-    else if (v && typeof v === 'object') Object.values(v).forEach(add);
-  };
-  const walk = (v: unknown, key: string, parent: Record<string, unknown> | undefined): void => {
-    if (Array.isArray(v)) return v.forEach((x) => walk(x, key, parent));
-    if (typeof v === 'string') {
-      if (['id', 'fullUrl', 'display', 'note', 'div', 'birthDate', 'valueString', 'data'].includes(key)) out.add(v);
-      if (key === 'birthDate') out.add(v.slice(0, 7));
-      if (key === 'text' || key === 'name') out.add(v);
-      if (key === 'url' && parent && ('contentType' in parent || 'data' in parent)) out.add(v);
-      if (key === 'reference') {
-        out.add(v);
-        if (v.includes('|')) out.add(v.slice(v.lastIndexOf('|') + 1));
-        if (v.startsWith('urn:uuid:')) out.add(v.slice('urn:uuid:'.length));
-      }
-      return;
-    }
-    if (!v || typeof v !== 'object') return;
-    const o = v as Record<string, unknown>;
-    if (key === 'identifier') add(o.value);
-    if (key === 'name' || key === 'note') add(o);
-    if (key === 'address' || key === 'valueAddress') ['line', 'city', 'district', 'postalCode', 'text'].forEach((k) => add(o[k]));
-    if (key === 'telecom') add(o.value);
-    for (const [k, x] of Object.entries(o)) walk(x, k, o);
-  };
-  walk(bundle, '', undefined);
-
-  const vocabulary = new Set<string>([...CATEGORIES, ...SECURITY_LEVELS]);
-  JSON.stringify(bundle, (k, v: unknown) => {
-    if (k === 'code' && typeof v === 'string') vocabulary.add(v);
-    if (k === 'resourceType' && typeof v === 'string') vocabulary.add(v);
-    return v;
-  });
-  return new Set([...out].filter((s) => s.trim().length > 2 && !vocabulary.has(s)));
-}
 
 describe.each(PATIENT_FILES)('Safe Harbor, end to end: %s', (file) => {
   const bundle = readSample(file);

@@ -10,18 +10,13 @@
 // references, mother's maiden name…) of at least MIN_LENGTH characters, minus EXCLUDED, plus the geolocation
 // coordinates of addresses (numbers, which that collector does not see).
 import { promises as fsp } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bundle, Patient } from '@medplum/fhirtypes';
-import { PieApiError, PieClient } from '../../src/client/index.js';
+import { PieApiError } from '../../src/client/index.js';
 import { decryptEmr, openDekWithSecretKey } from '../../src/crypto/envelope/index.js';
-import { SecretKey } from '../../src/crypto/umbral/index.js';
-import { loadNodeConfig } from '../../src/node/config.js';
-import { createLogger } from '../../src/node/log.js';
-import { startNode } from '../../src/node/node.js';
 import { sensitiveStrings } from '../fhir/phi-strings.js';
-import { PATIENT_FILES, readSample, sampleDirectory } from '../fhir/samples.js';
-import { pubHex, registerCustodial, registerWithKeys } from './harness.js';
+import { PATIENT_FILES, readSample } from '../fhir/samples.js';
+import { registerCustodial, registerWithKeys, startTestNode } from './harness.js';
 import type { KeyHolder, TestNode } from './harness.js';
 
 /**
@@ -157,30 +152,9 @@ for (const b of bundles) {
 const needles = new Needles(secrets);
 const leaks = (text: string | Uint8Array): string[] => [...needles.findIn(typeof text === 'string' ? Buffer.from(text, 'utf8') : text)].sort();
 
-/**
- * startTestNode (harness.ts), but logging at `trace`: the harness logs at `info`, where a node that works logs next to
- * nothing, so the log check would look at an empty file. At `trace` every line the node can write is in the file.
- */
-async function startTracedNode(): Promise<TestNode> {
-  const dir = await fsp.mkdtemp(join(tmpdir(), 'pie-node-'));
-  const logFile = join(dir, 'node.log');
-  const config = await loadNodeConfig({ env: { PIE_DATA_DIR: join(dir, 'data'), PIE_PORT: '0', PIE_DEVNET_BATCH_TIMEOUT_MS: '5' }, cwd: dir });
-  const log = createLogger({ level: 'trace', destination: logFile });
-  const node = await startNode(config, log, { directory: sampleDirectory() });
-  const anonymous = new PieClient(node.url, config.audience);
-  const keys = { signing: SecretKey.random(), encryption: SecretKey.random() };
-  const { registerFirstAdmin } = await anonymous.request<{ registerFirstAdmin: { id: string } }>(
-    'mutation($c: String!, $s: String!, $e: String!) { registerFirstAdmin(code: $c, signingKey: $s, encryptionKey: $e) { id } }',
-    { c: node.bootstrapCode, s: pubHex(keys.signing), e: pubHex(keys.encryption) },
-  );
-  const admin = anonymous.as({ participantId: registerFirstAdmin.id, signingKey: keys.signing });
-  return { node, dir, logFile, anonymous, admin, stop: () => node.stop() };
-}
-
 const INGEST = 'mutation($b: JSONObject!, $p: ID!) { ingestFhir(bundle: $b, patientId: $p) { transactionId records { id } } }';
 
 let t: TestNode | undefined;
-let nodeStopped = false;
 const patients: KeyHolder[] = [];
 let researcher: KeyHolder;
 let insurer: KeyHolder;
@@ -189,7 +163,8 @@ let doctor: Awaited<ReturnType<typeof registerCustodial>>;
 const refusals: unknown[] = [];
 
 beforeAll(async () => {
-  const node = await startTracedNode();
+  // at `trace` every line the node can write is in the log file (at `info` a working node logs next to nothing)
+  const node = await startTestNode({ PIE_LOG_LEVEL: 'trace' });
   t = node;
   doctor = await registerCustodial(node, 'PHYSICIAN');
   researcher = await registerWithKeys(node, 'RESEARCHER', { clearance: 'LOW' });
@@ -215,9 +190,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (t === undefined) return;
-  if (!nodeStopped) await t.stop();
-  if (process.env.PIE_TEST_KEEP === undefined) await fsp.rm(t.dir, { recursive: true, force: true });
-  else console.log(`kept ${t.dir}`);
+  await t.stop(); // removes the directory (keeps it with PIE_TEST_KEEP=1)
 });
 
 // --------------------------------------------------------------------------------------------------------- the tests
@@ -312,7 +285,6 @@ describe('privacy of ingested patients, end to end through the node', () => {
   it('no PHI in any file of the data directory, nor in the log (read after a clean shutdown)', async () => {
     // stop first, so that everything the node buffers (LevelDB memtables, open files) is on disk
     await t!.node.stop();
-    nodeStopped = true;
     const dataDir = t!.node.config.dataDir;
     const found: Record<string, string[]> = {};
     let files = 0;
