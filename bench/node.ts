@@ -400,14 +400,14 @@ async function main(): Promise<void> {
       console.log(`  ${what.padEnd(72)} ${fmtMs(t.median).padStart(7)} ms [${fmtMs(t.p99)}]${note ? `  ${note}` : ''}`);
     line('mint a token (client: ES256K sign)', parts.mint);
     line('mint + verify a token (server: signature, claims, replay cache)', parts.verify);
-    line('ledger: GetParticipant (evaluate; twice per request)', parts.participant);
-    line('ledger: SearchRecords securityLevel=LOW, page 100 (resolver asks 100)', parts.searchLow100, `${lowPage.items.length} records, ${(lowBytes / 1024).toFixed(0)} KiB of JSON`);
-    line('ledger: SearchRecords securityLevel=LOW, page 21 (first + 1)', parts.searchLow21);
+    line('ledger: GetParticipant (evaluate; at most once per caller per second)', parts.participant);
+    line('ledger: SearchRecords securityLevel=LOW, page 100', parts.searchLow100, `${lowPage.items.length} records, ${(lowBytes / 1024).toFixed(0)} KiB of JSON`);
+    line('ledger: SearchRecords securityLevel=LOW, page 21 (what emrs(first: 20) asks)', parts.searchLow21);
     line('ledger: SearchRecords patient=<id>, page 100', parts.searchPatient100);
     line(`whole request, C = 1: researcher ${researcherQuery === SEARCH ? 'emrs(first: 20)' : 'emrs(first: 20, LOW)'}`, sequential.researcher);
     line('whole request, C = 1: patient emrs(first: 20)', sequential.patient);
-    const accounted = parts.verify.median + 2 * parts.participant.median + parts.searchLow100.median;
-    console.log(`  → token + 2 participant reads + one search evaluation ≈ ${fmtMs(accounted)} ms of the researcher's ${fmtMs(sequential.researcher.median)} ms; the rest is HTTP, GraphQL parse/validate/execute and JSON`);
+    const accounted = parts.verify.median + parts.searchLow21.median;
+    console.log(`  → token + one search evaluation of 21 ≈ ${fmtMs(accounted)} ms of the researcher's ${fmtMs(sequential.researcher.median)} ms; the rest is HTTP, GraphQL parse/validate/execute and JSON`);
 
     console.log('\n## targets');
     console.log(`  ingestFhir of a ~1 MB bundle < ${TARGET_INGEST_MS} ms: median ${fmtMs(ingest.median)} ms — ${ingest.median < TARGET_INGEST_MS ? 'met' : 'NOT met'}`);

@@ -22,6 +22,7 @@ import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { PARTICIPANT_ID } from '../../chaincode/src/domain/index.js';
+import type { Participant } from '../../chaincode/src/domain/index.js';
 import { AuthError, mintAccessToken, parseBearer } from '../auth/index.js';
 import type { AccessTokenVerifier } from '../auth/index.js';
 import { ExchangeError, HTTP_STATUS, toExchangeError } from '../exchange/errors.js';
@@ -36,6 +37,8 @@ import type { Logger } from './log.js';
 export interface HttpDependencies {
   readonly services: NodeServices;
   readonly verifier: AccessTokenVerifier;
+  /** the callers' ledger entries, shared with the verifier */
+  readonly callers: { get(id: string): Promise<Participant | undefined> };
   readonly config: Pick<NodeConfig, 'limits' | 'production' | 'audience' | 'auth'>;
   readonly log: Logger;
 }
@@ -104,7 +107,7 @@ function formatError(log: Logger) {
 }
 
 export async function startHttpServer(deps: HttpDependencies, listen: { host: string; port: number }): Promise<PieHttpServer> {
-  const { services, verifier, config, log } = deps;
+  const { services, verifier, callers, config, log } = deps;
   const schema = await buildPieSchema();
   const limits = config.limits;
   const apollo = new ApolloServer<RequestContext>({
@@ -135,7 +138,8 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
     if (token === undefined) return undefined;
     try {
       const verified = await verifier.verify(token);
-      const participant = await services.ledger.participant(verified.participantId);
+      const participant = await callers.get(verified.participantId);
+      if (participant === undefined) throw new ExchangeError('UNAUTHENTICATED', `participant ${verified.participantId} is not registered`);
       if (participant.status !== 'active') throw new ExchangeError('UNAUTHENTICATED', `participant ${participant.id} is ${participant.status}`);
       return { participant, custodial: services.custody.isCustodial(participant.id) };
     } catch (e) {

@@ -34,6 +34,32 @@ import { startHttpServer } from './http.js';
 import type { PieHttpServer } from './http.js';
 import type { Logger } from './log.js';
 
+/** How long a caller's participant entry is reused: a suspension takes effect within this time. */
+const CALLER_CACHE_MS = 1_000;
+
+/** Participants by id with a short time to live; concurrent reads of one id share one ledger evaluation. */
+export class ParticipantCache {
+  readonly #entries = new Map<string, { at: number; value: Promise<Participant | undefined> }>();
+  constructor(
+    private readonly ledger: PieLedger,
+    private readonly ttlMs: number,
+  ) {}
+
+  get(id: string): Promise<Participant | undefined> {
+    const now = Date.now();
+    const hit = this.#entries.get(id);
+    if (hit !== undefined && now - hit.at < this.ttlMs) return hit.value;
+    if (this.#entries.size > 10_000) this.#entries.clear();
+    const value = this.ledger.participant(id).catch((e: unknown) => {
+      this.#entries.delete(id);
+      if (toExchangeError(e).code === 'NOT_FOUND') return undefined;
+      throw e;
+    });
+    this.#entries.set(id, { at: now, value });
+    return value;
+  }
+}
+
 export interface StartNodeOptions {
   /** FHIR Bundles of Organizations / Practitioners that conditional references resolve against */
   readonly directory?: ReferenceDirectory;
@@ -187,13 +213,12 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartN
       maxPageSize: config.limits.maxPageSize,
       ledgerStatus: status,
     };
+    // The caller's ledger entry, read once per request (token check and context share it) and kept a moment.
+    const callers = new ParticipantCache(ledger, CALLER_CACHE_MS);
     const verifier = new AccessTokenVerifier({
       audience: config.audience,
       resolveSigningKey: async (id) => {
-        const p = await ledger.participant(id).catch((e: unknown) => {
-          if (toExchangeError(e).code === 'NOT_FOUND') return undefined;
-          throw e;
-        });
+        const p = await callers.get(id);
         return p?.status === 'active' ? p.signingKey : undefined;
       },
       replayCache: new ReplayCache(),
@@ -201,7 +226,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartN
       maxLifetimeSeconds: config.auth.maxTokenLifetimeSeconds,
       notIssuedBefore: Date.now(),
     });
-    const http: PieHttpServer = await startHttpServer({ services, verifier, config, log }, { host: config.host, port: config.port });
+    const http: PieHttpServer = await startHttpServer({ services, verifier, callers, config, log }, { host: config.host, port: config.port });
     stack.push({ name: 'http', stop: () => http.close() });
     const address = http.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;

@@ -118,7 +118,10 @@ export async function searchRecords(ctx: RequestContext, filter: EmrFilter, firs
   const edges: RecordPage['edges'] = [];
   let scanned = 0;
   for (;;) {
-    const page = await ctx.services.ledger.searchRecords(index, values, { pageSize: LEDGER_PAGE, bookmark: cursor.b });
+    // The first ledger page only as long as this answer can need (what the cursor skipped, the edges still missing and
+    // one more to know whether there is a next page); the pages after it full.
+    const pageSize = scanned === 0 ? Math.min(LEDGER_PAGE, cursor.o + first - edges.length + 1) : LEDGER_PAGE;
+    const page = await ctx.services.ledger.searchRecords(index, values, { pageSize, bookmark: cursor.b });
     for (let i = cursor.o; i < page.items.length; i++) {
       const record = page.items[i]!;
       ctx.loaders.record.prime(record.id, record);
@@ -130,7 +133,7 @@ export async function searchRecords(ctx: RequestContext, filter: EmrFilter, firs
       }
       edges.push({ cursor: encodeCursor({ b: cursor.b, o: i + 1 }), node: record });
     }
-    const exhausted = page.items.length < LEDGER_PAGE || page.bookmark === '';
+    const exhausted = page.items.length < pageSize || page.bookmark === '';
     if (exhausted) return { edges, pageInfo: { hasNextPage: false, endCursor: edges.at(-1)?.cursor ?? null } };
     cursor = { b: page.bookmark, o: 0 };
     if (scanned >= MAX_SCANNED) {

@@ -181,6 +181,8 @@ describe('bad tokens are refused before GraphQL runs: HTTP 401 {error: {code: UN
     const before = await s.client.request<{ me: { id: string; status: string } }>('{ me { id status } }');
     expect(before.me).toEqual({ id: s.id, status: 'ACTIVE' });
     await t.node.services.ledger.setParticipantStatus(s.id, 'suspended');
+    // the node reuses a caller's ledger entry for up to 1 s (src/node/node.ts CALLER_CACHE_MS)
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     const token = mintAccessToken({ signingKey: s.signingKey, participantId: s.id, audience: t.node.config.audience, lifetimeSeconds: 60 });
     await expect401(`Bearer ${token}`, /UNKNOWN_PARTICIPANT|suspended/);
     // and through the client, on the blob routes too
