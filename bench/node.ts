@@ -268,12 +268,7 @@ async function main(): Promise<void> {
 
     // ---- participants
     const anonymous = new PieClient(node.url, config.audience);
-    const adminKeys = { signing: SecretKey.random(), encryption: SecretKey.random() };
-    const { registerFirstAdmin } = await anonymous.request<{ registerFirstAdmin: { id: string } }>(
-      'mutation($c: String!, $s: String!, $e: String!) { registerFirstAdmin(code: $c, signingKey: $s, encryptionKey: $e) { id } }',
-      { c: node.bootstrapCode, s: pubHex(adminKeys.signing), e: pubHex(adminKeys.encryption) },
-    );
-    const admin = anonymous.as({ participantId: registerFirstAdmin.id, signingKey: adminKeys.signing });
+    const admin = await anonymous.registerFirstAdmin(node.bootstrapCode!, { signing: SecretKey.random(), encryption: SecretKey.random() });
     const reg = await admin.request<{ registerParticipant: { participant: { id: string }; apiSecret: string } }>(REGISTER, { input: { kind: 'PHYSICIAN', custodial: true } });
     const physician = anonymous.as({ participantId: reg.registerParticipant.participant.id, apiSecret: reg.registerParticipant.apiSecret });
     const researcher = await registerWithKeys(admin, 'RESEARCHER', { clearance: 'LOW' });

@@ -64,6 +64,19 @@ export class PieClient {
     return new PieClient(this.url, this.audience, credentials);
   }
 
+  /**
+   * Registers the organisation's first admin with the node's one-time bootstrap code (no token needed); the keys stay
+   * here, only their public halves are sent. Returns this node's client acting as the new admin.
+   */
+  async registerFirstAdmin(code: string, keys: { signing: SecretKey; encryption: SecretKey }): Promise<PieClient> {
+    const hex = (k: SecretKey): string => Array.from(k.publicKey().toCompressedBytes(), (b) => b.toString(16).padStart(2, '0')).join('');
+    const { registerFirstAdmin } = await this.request<{ registerFirstAdmin: { id: string } }>(
+      'mutation($c: String!, $s: String!, $e: String!) { registerFirstAdmin(code: $c, signingKey: $s, encryptionKey: $e) { id } }',
+      { c: code, s: hex(keys.signing), e: hex(keys.encryption) },
+    );
+    return this.as({ participantId: registerFirstAdmin.id, signingKey: keys.signing });
+  }
+
   /** A fresh token for one request (undefined without credentials). */
   async token(): Promise<string | undefined> {
     const c = this.credentials;

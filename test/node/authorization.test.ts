@@ -3,11 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { mintAccessToken } from '../../src/auth/index.js';
 import { signAction } from '../../src/chain/pie-ledger.js';
-import { PieApiError } from '../../src/client/index.js';
 import type { PieClient } from '../../src/client/index.js';
 import { SecretKey } from '../../src/crypto/umbral/index.js';
 import { PATIENT_FILES, readSample } from '../fhir/samples.js';
-import { pubHex, registerCustodial, registerWithKeys, startTestNode } from './harness.js';
+import { pubHex, registerCustodial, registerWithKeys, startTestNode, refused } from './harness.js';
 import type { KeyHolder, TestNode } from './harness.js';
 
 // Large enough for a Synthea sample bundle (≈ 1 MB) through ingestFhir, small enough to exceed cheaply.
@@ -24,17 +23,6 @@ afterAll(async () => {
 const REGISTER = `mutation($input: RegisterParticipantInput!) { registerParticipant(input: $input) { participant { id kind clearance } apiSecret } }`;
 const RECORD_ID = `emr-${'0'.repeat(32)}`;
 
-/** The PieApiError `p` rejects with; resolving fails the test. */
-async function refused(p: Promise<unknown>, code: string, fragment?: string | RegExp): Promise<PieApiError> {
-  const e = await p.then(
-    (v) => new Error(`expected a ${code} refusal, got ${JSON.stringify(v)?.slice(0, 300)}`),
-    (err: unknown) => err,
-  );
-  if (!(e instanceof PieApiError)) throw e;
-  expect({ code: e.code, message: e.message }).toEqual({ code, message: expect.any(String) });
-  if (fragment !== undefined) expect(e.message).toMatch(fragment);
-  return e;
-}
 
 interface RawAnswer {
   status: number;

@@ -3,7 +3,7 @@
 import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PieClient } from '../../src/client/index.js';
+import { PieApiError, PieClient } from '../../src/client/index.js';
 import { SecretKey } from '../../src/crypto/umbral/index.js';
 import { loadNodeConfig } from '../../src/node/config.js';
 import { createLogger } from '../../src/node/log.js';
@@ -38,12 +38,7 @@ export async function startTestNode(env: Record<string, string> = {}): Promise<T
   const log = createLogger({ level: config.logLevel, destination: logFile }); // PIE_LOG_LEVEL in env, default info
   const node = await startNode(config, log, { directory: sampleDirectory() });
   const anonymous = new PieClient(node.url, config.audience);
-  const adminKeys = { signing: SecretKey.random(), encryption: SecretKey.random() };
-  const { registerFirstAdmin } = await anonymous.request<{ registerFirstAdmin: { id: string } }>(
-    'mutation($c: String!, $s: String!, $e: String!) { registerFirstAdmin(code: $c, signingKey: $s, encryptionKey: $e) { id } }',
-    { c: node.bootstrapCode, s: pubHex(adminKeys.signing), e: pubHex(adminKeys.encryption) },
-  );
-  const admin = anonymous.as({ participantId: registerFirstAdmin.id, signingKey: adminKeys.signing });
+  const admin = await anonymous.registerFirstAdmin(node.bootstrapCode!, { signing: SecretKey.random(), encryption: SecretKey.random() });
   return {
     node,
     dir,
@@ -77,4 +72,23 @@ export async function registerCustodial(t: TestNode, kind: string, extra: { clea
   const r = await t.admin.request<{ registerParticipant: { participant: { id: string }; apiSecret: string } }>(REGISTER, { input: { kind, custodial: true, ...extra } });
   const { participant, apiSecret } = r.registerParticipant;
   return { id: participant.id, apiSecret, client: t.anonymous.as({ participantId: participant.id, apiSecret }) };
+}
+
+/** The PieApiError `p` rejects with, checked for its code (and message); resolving fails the test. */
+export async function refused(p: Promise<unknown>, code: string, fragment?: string | RegExp): Promise<PieApiError> {
+  const e = await p.then(
+    (v) => new Error(`expected a ${code} refusal, got ${JSON.stringify(v)?.slice(0, 300)}`),
+    (err: unknown) => err,
+  );
+  if (!(e instanceof PieApiError)) throw e;
+  expect({ code: e.code, message: e.message }).toEqual({ code, message: expect.any(String) });
+  if (fragment !== undefined) expect(e.message).toMatch(fragment);
+  return e;
+}
+
+/** Every byte of a web stream (a downloaded blob). */
+export async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const p of stream as unknown as AsyncIterable<Uint8Array>) parts.push(p);
+  return Buffer.concat(parts);
 }

@@ -8,7 +8,7 @@ import { PieApiError } from '../../src/client/index.js';
 import type { PieClient } from '../../src/client/index.js';
 import { SecretKey, Signer } from '../../src/crypto/umbral/index.js';
 import { PATIENT_FILES, readSample } from '../fhir/samples.js';
-import { hex, registerCustodial, registerWithKeys, startTestNode } from './harness.js';
+import { hex, registerCustodial, registerWithKeys, startTestNode, refused } from './harness.js';
 import type { KeyHolder, TestNode } from './harness.js';
 
 let t: TestNode;
@@ -27,17 +27,6 @@ const INGEST = 'mutation($b: JSONObject!, $p: ID!) { ingestFhir(bundle: $b, pati
 const PREPARE = 'mutation($b: JSONObject!, $p: ID!) { prepareFhirIngest(bundle: $b, patientId: $p) { draftId expiresAt records signingPayloads omitted { resource reason } } }';
 const COMMIT = 'mutation($d: ID!, $s: [String!]!) { commitFhirIngest(draftId: $d, signatures: $s) { records { id patientId authorId } transactionId blockNumber } }';
 
-/** The PieApiError `p` rejects with; resolving fails the test. */
-async function refused(p: Promise<unknown>, code: string, fragment?: string | RegExp): Promise<PieApiError> {
-  const e = await p.then(
-    (v) => new Error(`expected a ${code} refusal, got ${JSON.stringify(v)?.slice(0, 300)}`),
-    (err: unknown) => err,
-  );
-  if (!(e instanceof PieApiError)) throw e;
-  expect({ code: e.code, message: e.message }).toEqual({ code, message: expect.any(String) });
-  if (fragment !== undefined) expect(e.message).toMatch(fragment);
-  return e;
-}
 
 async function pins(): Promise<string[]> {
   const out: string[] = [];

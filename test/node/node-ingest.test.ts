@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { decryptEmr, openDekWithSecretKey } from '../../src/crypto/envelope/index.js';
 import { PATIENT_FILES, readSample } from '../fhir/samples.js';
-import { registerCustodial, registerWithKeys, startTestNode } from './harness.js';
+import { bytesOf, registerCustodial, registerWithKeys, startTestNode } from './harness.js';
 import type { TestNode } from './harness.js';
 
 let t: TestNode;
@@ -13,12 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-async function collect(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const p of stream as unknown as AsyncIterable<Uint8Array>) parts.push(p);
-  return Buffer.concat(parts);
-}
 
 describe('PIE node over HTTP', () => {
   it('ingests a patient bundle as a custodial physician; the patient finds and decrypts the records locally', async () => {
@@ -38,7 +32,7 @@ describe('PIE node over HTTP', () => {
     const first = emrs.edges[0]!.node;
     // nothing shared yet; the version chain is the record itself; the transaction is the upload's
     expect(first).toMatchObject({ grants: [], accessRequests: [], versions: [{ id: first.id }], transactionId: ingestFhir.transactionId, signatureValid: true });
-    const envelope = await collect(await patient.client.downloadBlob(first.metadata.cid));
+    const envelope = await bytesOf(await patient.client.downloadBlob(first.metadata.cid));
     expect(envelope.length).toBe(first.metadata.size);
     const parts: Uint8Array[] = [];
     for await (const p of decryptEmr([envelope], (_header, kb) => openDekWithSecretKey(kb, patient.encryptionKey))) parts.push(p);

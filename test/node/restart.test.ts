@@ -5,7 +5,7 @@ import { PieClient } from '../../src/client/index.js';
 import { decryptEmr, openDekWithSecretKey } from '../../src/crypto/envelope/index.js';
 import { createLogger } from '../../src/node/log.js';
 import { startNode } from '../../src/node/node.js';
-import { registerCustodial, registerWithKeys, startTestNode } from './harness.js';
+import { bytesOf, registerCustodial, registerWithKeys, startTestNode } from './harness.js';
 import type { TestNode } from './harness.js';
 
 let t: TestNode;
@@ -15,12 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const p of stream as unknown as AsyncIterable<Uint8Array>) parts.push(p);
-  return Buffer.concat(parts);
-}
 
 const CREATE = `mutation($input: CreateEmrInput!) { createEmr(input: $input) { id metadata { cid size mediaType contentHash } summary { category securityLevel } } }`;
 
