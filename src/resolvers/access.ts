@@ -6,7 +6,7 @@
  * - a record's policy only by its patient and its author;
  * - organisation admins administer participants and never see EMRs.
  */
-import { atLeast, DEFAULT_READER_KINDS, effectiveClearance } from '../../chaincode/src/domain/index.js';
+import { atLeast, DEFAULT_READER_KINDS, effectiveClearance, ID_PATTERN } from '../../chaincode/src/domain/index.js';
 import type { EmrRecord, Grant } from '../../chaincode/src/domain/index.js';
 import { ExchangeError } from '../exchange/errors.js';
 import type { Caller, RequestContext } from './context.js';
@@ -49,6 +49,8 @@ export async function mayLocateContent(ctx: RequestContext, record: EmrRecord): 
 /** The record, or NOT_FOUND when it does not exist or the caller may not see it (no existence oracle). */
 export async function visibleRecord(ctx: RequestContext, id: string): Promise<EmrRecord> {
   const caller = requireCaller(ctx);
+  // checked here: one malformed id would fail the loader's whole batch
+  if (typeof id !== 'string' || id.length > 128 || !ID_PATTERN.test(id)) throw new ExchangeError('BAD_USER_INPUT', 'id: must be a record id');
   const record = await ctx.loaders.record.load(id);
   if (record === null || !maySeeRecord(caller, record)) throw new ExchangeError('NOT_FOUND', `record ${id} not found`);
   return record;

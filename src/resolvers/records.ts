@@ -5,7 +5,7 @@
 import 'reflect-metadata'; // type-graphql reads decorator metadata while these classes are defined
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { canonicalJson, canonicalRecordBytes, ID_PATTERN, PARTICIPANT_ID, parseRecordSummary, verifyAuthorSignature } from '../../chaincode/src/domain/index.js';
+import { canonicalJson, canonicalRecordBytes, PARTICIPANT_ID, parseRecordSummary, verifyAuthorSignature } from '../../chaincode/src/domain/index.js';
 import type {
   AccessPolicy as LedgerPolicy,
   AccessRequest as LedgerRequest,
@@ -14,6 +14,7 @@ import type {
   Participant as LedgerParticipant,
   RecordMetadata,
 } from '../../chaincode/src/domain/index.js';
+import { readEnvelopeHeader } from '../crypto/envelope/index.js';
 import { Signer } from '../crypto/umbral/index.js';
 import { ExchangeError, toExchangeError } from '../exchange/errors.js';
 import type { IngestResult, RecordSigner } from '../exchange/ingest.js';
@@ -25,10 +26,6 @@ import type { Caller, RequestContext } from './context.js';
 import { searchRecords, type RecordPage } from './search.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-function checkRecordId(id: string): void {
-  if (id.length > 128 || !ID_PATTERN.test(id)) throw new ExchangeError('BAD_USER_INPUT', 'id: must be a record id');
-}
 
 /** The custodial author's signer; a self-custodied author uses prepareFhirIngest / commitFhirIngest instead. */
 function custodialSigner(ctx: RequestContext, caller: Caller, mutation: string): RecordSigner {
@@ -49,7 +46,6 @@ const payload = (r: IngestResult): IngestPayload => ({
 export class EmrRecordResolver {
   @Query(() => EmrRecord, { description: 'a record you may see (NOT_FOUND otherwise)' })
   async emr(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<LedgerRecord> {
-    checkRecordId(id);
     return visibleRecord(ctx, id);
   }
 
@@ -115,6 +111,14 @@ export class EmrRecordResolver {
     try {
       const stat = await blobs.stat(input.cid);
       if (stat.size !== input.size) throw new ExchangeError('BAD_USER_INPUT', `input.size: ${input.cid} holds ${stat.size} bytes, not ${input.size}`);
+      // The capsule recorded must be the envelope's own (the proxies re-encrypt it), and content is recorded once.
+      const { keyBlock } = await readEnvelopeHeader(blobs.get(input.cid));
+      if (Buffer.from(keyBlock.capsule.toBytes()).toString('base64') !== input.capsule) {
+        throw new ExchangeError('BAD_USER_INPUT', `input.capsule: is not the capsule of the envelope ${input.cid}`);
+      }
+      if ((await ledger.searchRecords('cid', [input.cid], { pageSize: 1 })).items.length > 0) {
+        throw new ExchangeError('CONFLICT', `input.cid: ${input.cid} is already recorded`);
+      }
       const summary = parseRecordSummary(stripNulls(input.summary), 'input.summary');
       const policy = await ledger.patientPolicy(input.patientId);
       const metadata: RecordMetadata = {

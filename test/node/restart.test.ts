@@ -37,6 +37,11 @@ it('binary content: POST /blobs, createEmr, then the patient downloads and decry
     },
   });
   expect(createEmr.metadata).toMatchObject({ cid: meta.cid, size: meta.size });
+  // content is recorded once
+  await expect(doctor.client.request(CREATE, { input: { patientId: patient.id, cid: meta.cid, size: meta.size, contentHash: meta.contentHash, capsule: meta.capsule, envelopeVersion: 1, mediaType: 'application/dicom', summary: { category: 'MEDICAL_IMAGING', securityLevel: 'PRIVATE', year: 2024 } } })).rejects.toMatchObject({ code: 'CONFLICT' });
+  // the capsule must be the envelope's own
+  const other = await doctor.client.uploadBlob(patient.id, randomBytes(1000), 'text/csv');
+  await expect(doctor.client.request(CREATE, { input: { patientId: patient.id, cid: other.cid, size: other.size, contentHash: other.contentHash, capsule: meta.capsule, envelopeVersion: 1, mediaType: 'text/csv', summary: { category: 'CLINICAL_TRIAL_OBSERVATION', securityLevel: 'LOW', year: 2024 } } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/capsule/) });
   // the size must be the stored one
   await expect(doctor.client.request(CREATE, { input: { patientId: patient.id, cid: meta.cid, size: meta.size + 1, contentHash: meta.contentHash, capsule: meta.capsule, envelopeVersion: 1, mediaType: 'application/dicom', summary: { category: 'MEDICAL_IMAGING', securityLevel: 'PRIVATE', year: 2024 } } })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
 
