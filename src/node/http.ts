@@ -1,5 +1,5 @@
 /**
- * The node's HTTP surface on node:http (no framework: four routes, and the blob routes must stream):
+ * The node's HTTP surface on node:http (no framework: five routes, and the blob routes must stream):
  *
  *   POST|GET /graphql         Apollo Server (executeHTTPGraphQLRequest), CSRF prevention, depth/alias/cost limits
  *   GET      /health          liveness and the ledger height
