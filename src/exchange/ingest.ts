@@ -71,6 +71,11 @@ interface PendingDraft extends IngestDraft {
   readonly timer: NodeJS.Timeout;
 }
 
+/** The workflow's errors all reach callers as ExchangeErrors (mapped once, at the public methods). */
+const rethrow = (e: unknown): never => {
+  throw toExchangeError(e);
+};
+
 const DEFAULT_DRAFT_TTL_MS = 10 * 60_000;
 const MAX_PENDING_DRAFTS = 1_000;
 
@@ -84,7 +89,7 @@ export class FhirIngest {
 
   /** Everything at once, for an author whose signing key the node holds. */
   async ingest(request: IngestRequest, sign: RecordSigner): Promise<IngestResult> {
-    const draft = await this.#prepare(request);
+    const draft = await this.#prepare(request).catch(rethrow);
     try {
       const signatures = await sign(draft.signingPayloads);
       return await this.#submit(draft, signatures);
@@ -97,7 +102,7 @@ export class FhirIngest {
   /** Stores the content and returns the unsigned records; `commit` with the author's signatures records them. */
   async prepare(request: IngestRequest): Promise<IngestDraft> {
     if (this.#drafts.size >= MAX_PENDING_DRAFTS) throw new ExchangeError('UNAVAILABLE', `too many uncommitted uploads (${MAX_PENDING_DRAFTS}); commit or let them expire`);
-    const draft = await this.#prepare(request);
+    const draft = await this.#prepare(request).catch(rethrow);
     const draftId = randomBytes(16).toString('hex');
     const ttl = this.#deps.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS;
     const timer = setTimeout(() => void this.#expire(draftId), ttl);
@@ -115,9 +120,7 @@ export class FhirIngest {
       throw new ExchangeError('BAD_USER_INPUT', `signatures: the upload has ${draft.records.length} records, got ${signatures.length} signatures`);
     }
     // A refused commit (a bad signature) keeps the draft so the client can retry; a success removes it.
-    const result = await this.#submit(draft, signatures).catch((e: unknown) => {
-      throw toExchangeError(e);
-    });
+    const result = await this.#submit(draft, signatures).catch(rethrow);
     clearTimeout(draft.timer);
     this.#drafts.delete(draftId);
     return result;
@@ -131,22 +134,16 @@ export class FhirIngest {
   async #prepare(request: IngestRequest): Promise<Omit<IngestDraft, 'draftId' | 'expiresAt'>> {
     const { ledger, blobs, validator, organisation, directory } = this.#deps;
     const { author, patientId } = request;
-    const patient = await ledger.participant(patientId).catch((e: unknown) => {
-      throw toExchangeError(e);
-    });
+    const patient = await ledger.participant(patientId);
     checkParties(author, patient, organisation);
 
-    const prepared = await prepareFhirInputOnPool(request.input, validator, { organizationId: organisation, directory }).catch((e: unknown) => {
-      throw toExchangeError(e);
-    });
+    const prepared = await prepareFhirInputOnPool(request.input, validator, { organizationId: organisation, directory });
     if (prepared.emrs.length === 0) throw new ExchangeError('BAD_USER_INPUT', 'the input holds no clinical or identity data to store (only directory or audit resources)');
     if (prepared.emrs.length > MAX_BATCH_RECORDS) {
       throw new ExchangeError('BAD_USER_INPUT', `the input splits into ${prepared.emrs.length} EMRs; one upload may hold at most ${MAX_BATCH_RECORDS}: send it in parts`);
     }
     assertOnePatient(prepared.emrs);
-    const policy = await ledger.patientPolicy(patientId).catch((e: unknown) => {
-      throw toExchangeError(e);
-    });
+    const policy = await ledger.patientPolicy(patientId);
 
     const patientPk = PublicKey.fromCompressedBytes(Buffer.from(patient.encryptionKey, 'hex'));
     const stored: StoredEmr[] = [];
@@ -155,7 +152,7 @@ export class FhirIngest {
       for (const emr of prepared.emrs) stored.push(await storeEmr(blobs, [Buffer.from(JSON.stringify(emr.content), 'utf8')], patientPk));
     } catch (e) {
       await Promise.all(stored.map((s) => blobs.unpin(s.cid).catch(() => undefined)));
-      throw toExchangeError(e);
+      throw e;
     }
     const records = prepared.emrs.map((emr, i) => unsignedRecord(emr, stored[i]!, { patientId, author, organisation, policy }));
     return {

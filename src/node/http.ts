@@ -81,24 +81,21 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** GraphQL errors: our coded errors keep their message and code; anything else is masked (logged with a reference). */
+/**
+ * GraphQL errors: Apollo's own request errors (parse, validation, variables) as they are; resolver errors mapped onto
+ * the API's codes (toExchangeError: ledger, storage and FHIR errors included) with their message; anything else
+ * masked, and logged with a reference.
+ */
 function formatError(log: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
-    if (original instanceof ExchangeError || original instanceof AuthError) {
-      const e = original instanceof AuthError ? new ExchangeError('UNAUTHENTICATED', original.message) : original;
-      if (e.code !== 'INTERNAL') {
-        const extensions: Record<string, unknown> = { code: e.code };
-        if (e.outcome !== undefined) extensions.operationOutcome = e.outcome;
-        return { message: e.message, locations: formatted.locations, path: formatted.path, extensions };
-      }
-    }
     const code = formatted.extensions?.code;
-    // Apollo's own request errors (validation, parsing, bad input) are safe to show as they are.
     if (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR') return formatted;
-    const mapped = original instanceof Error ? toExchangeError(original) : undefined;
-    if (mapped !== undefined && mapped.code !== 'INTERNAL') {
-      return { message: mapped.message, locations: formatted.locations, path: formatted.path, extensions: { code: mapped.code } };
+    const original = unwrapResolverError(error);
+    const e = original instanceof AuthError ? new ExchangeError('UNAUTHENTICATED', original.message) : toExchangeError(original);
+    if (e.code !== 'INTERNAL') {
+      const extensions: Record<string, unknown> = { code: e.code };
+      if (e.outcome !== undefined) extensions.operationOutcome = e.outcome;
+      return { message: e.message, locations: formatted.locations, path: formatted.path, extensions };
     }
     const reference = randomUUID();
     log.error({ reference, err: original instanceof Error ? { name: original.name, message: original.message, stack: original.stack } : String(original) }, 'internal error');
@@ -196,9 +193,7 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
     const mediaType = (req.headers['content-type'] ?? 'application/octet-stream').trim();
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > limits.maxBlobBytes) throw new ExchangeError('PAYLOAD_TOO_LARGE', `the content is ${declared} bytes; the limit is ${limits.maxBlobBytes}`);
-    const patient = await services.ledger.participant(patientId).catch((e: unknown) => {
-      throw toExchangeError(e);
-    });
+    const patient = await services.ledger.participant(patientId);
     if (patient.kind !== 'patient' || patient.status !== 'active') throw new ExchangeError('BAD_USER_INPUT', `patientId: ${patientId} is not an active patient`);
     const pk = PublicKey.fromCompressedBytes(Buffer.from(patient.encryptionKey, 'hex'));
     // The envelope adds a little per segment; cap the plaintext, and the store caps the envelope.
@@ -210,9 +205,7 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
         yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
       }
     })();
-    const stored = await storeEmr(services.blobs, source, pk).catch((e: unknown) => {
-      throw toExchangeError(e);
-    });
+    const stored = await storeEmr(services.blobs, source, pk);
     log.info({ cid: stored.cid, size: stored.size, participantId: me.id }, 'blob stored');
     sendJson(res, 201, { ...stored, mediaType });
   }
@@ -222,20 +215,13 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
     const caller = await authenticate(req);
     if (caller === undefined) throw new ExchangeError('UNAUTHENTICATED', 'GET /blobs needs a bearer token');
     const { ledger, blobs } = services;
-    let records;
-    try {
-      records = (await ledger.searchRecords('cid', [cid], { pageSize: 10 })).items;
-    } catch (e) {
-      throw toExchangeError(e);
-    }
+    const records = (await ledger.searchRecords('cid', [cid], { pageSize: 10 })).items;
     const context: RequestContext = { services, caller, loaders: createLoaders(ledger) };
     let allowed = false;
     for (const r of records) if (await mayLocateContent(context, r)) allowed = true;
     // Same answer for "not recorded" and "not yours": no oracle for which CIDs exist.
     if (!allowed) throw new ExchangeError('NOT_FOUND', `no content ${cid} you may read`);
-    const stat = await blobs.stat(cid).catch((e: unknown) => {
-      throw toExchangeError(e);
-    });
+    const stat = await blobs.stat(cid);
     res.writeHead(200, { 'content-type': 'application/vnd.pie.envelope', 'content-length': stat.size, 'cache-control': 'no-store' });
     try {
       for await (const chunk of blobs.get(cid)) if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));

@@ -6,7 +6,7 @@ import 'reflect-metadata'; // type-graphql reads decorator metadata while these 
 import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
 import { PARTICIPANT_ID } from '../../chaincode/src/domain/index.js';
 import type { HistoryEntry, HistoryObjectType, PieLedger } from '../chain/pie-ledger.js';
-import { ExchangeError, toExchangeError } from '../exchange/errors.js';
+import { ExchangeError } from '../exchange/errors.js';
 import { AuditEntry } from '../schema/types.js';
 import { isPartyTo, requireCaller, visibleRecord } from './access.js';
 import type { RequestContext } from './context.js';
@@ -54,24 +54,20 @@ export class AuditResolver {
     const caller = requireCaller(ctx);
     const { ledger } = ctx.services;
     if ((emrId == null) === (patientId == null)) throw new ExchangeError('BAD_USER_INPUT', 'give exactly one of emrId and patientId');
-    try {
-      if (emrId != null) {
-        const record = await visibleRecord(ctx, emrId);
-        if (!isPartyTo(caller, record)) throw new ExchangeError('FORBIDDEN', `only the patient and the author of ${emrId} may read its audit trail`);
-        return (await recordTrail(ledger, record.id)).sort(byTime);
-      }
-      if (!PARTICIPANT_ID.test(patientId!)) throw new ExchangeError('BAD_USER_INPUT', 'patientId: must be a participant id (32 hex characters)');
-      if (caller.participant.id !== patientId) throw new ExchangeError('FORBIDDEN', 'a patient’s whole audit trail is for the patient');
-      const out = [
-        ...entries('participant', patientId, await ledger.history('participant', patientId)),
-        ...entries('patient-policy', patientId, await ledger.history('patient-policy', patientId)),
-        ...entries('credit', `participant:${patientId}`, await ledger.history('credit', `participant:${patientId}`)),
-      ];
-      const records = await allPages((b) => ledger.searchRecords('patient', [patientId], { pageSize: 500, bookmark: b }), MAX_RECORDS_PER_TRAIL);
-      for (const r of records.filter((r) => r.version === 1)) out.push(...(await recordTrail(ledger, r.id)));
-      return out.sort(byTime);
-    } catch (e) {
-      throw toExchangeError(e);
+    if (emrId != null) {
+      const record = await visibleRecord(ctx, emrId);
+      if (!isPartyTo(caller, record)) throw new ExchangeError('FORBIDDEN', `only the patient and the author of ${emrId} may read its audit trail`);
+      return (await recordTrail(ledger, record.id)).sort(byTime);
     }
+    if (!PARTICIPANT_ID.test(patientId!)) throw new ExchangeError('BAD_USER_INPUT', 'patientId: must be a participant id (32 hex characters)');
+    if (caller.participant.id !== patientId) throw new ExchangeError('FORBIDDEN', 'a patient’s whole audit trail is for the patient');
+    const out = [
+      ...entries('participant', patientId, await ledger.history('participant', patientId)),
+      ...entries('patient-policy', patientId, await ledger.history('patient-policy', patientId)),
+      ...entries('credit', `participant:${patientId}`, await ledger.history('credit', `participant:${patientId}`)),
+    ];
+    const records = await allPages((b) => ledger.searchRecords('patient', [patientId], { pageSize: 500, bookmark: b }), MAX_RECORDS_PER_TRAIL);
+    for (const r of records.filter((r) => r.version === 1)) out.push(...(await recordTrail(ledger, r.id)));
+    return out.sort(byTime);
   }
 }

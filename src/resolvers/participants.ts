@@ -3,7 +3,7 @@ import 'reflect-metadata'; // type-graphql reads decorator metadata while these 
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { DEFAULT_CLEARANCE, PARTICIPANT_ID } from '../../chaincode/src/domain/index.js';
 import type { Participant as LedgerParticipant } from '../../chaincode/src/domain/index.js';
-import { ExchangeError, toExchangeError } from '../exchange/errors.js';
+import { ExchangeError } from '../exchange/errors.js';
 import { RegisterParticipantInput } from '../schema/inputs.js';
 import { Participant, RegisteredParticipant } from '../schema/types.js';
 import { requireCaller, requireKind } from './access.js';
@@ -39,9 +39,7 @@ export class ParticipantResolver {
       }
       const { result } = await services.ledger
         .registerParticipant({ kind: input.kind, clearance, roles: input.roles, signingKey: input.signingKey, encryptionKey: input.encryptionKey })
-        .catch((e: unknown) => {
-          throw toExchangeError(e);
-        });
+        ;
       return { participant: result as never, apiSecret: null };
     }
     if (input.kind === 'patient') throw new ExchangeError('BAD_USER_INPUT', 'input.custodial: a patient always holds the patient’s own keys');
@@ -59,7 +57,7 @@ export class ParticipantResolver {
       return { participant: result as never, apiSecret: account.apiSecret };
     } catch (e) {
       await services.custody.discard(account.signingKey).catch(() => undefined);
-      throw toExchangeError(e);
+      throw e;
     }
   }
 

@@ -3,7 +3,7 @@ import 'reflect-metadata'; // type-graphql reads decorator metadata while these 
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { PARTICIPANT_ID } from '../../chaincode/src/domain/index.js';
 import type { AccessPolicy as LedgerPolicy, SignedAction } from '../../chaincode/src/domain/index.js';
-import { ExchangeError, toExchangeError } from '../exchange/errors.js';
+import { ExchangeError } from '../exchange/errors.js';
 import { SignedActionInput } from '../schema/inputs.js';
 import { AccessPolicy } from '../schema/types.js';
 import { isPartyTo, requireCaller, requireKind, visibleRecord } from './access.js';
@@ -23,20 +23,16 @@ export class AccessPolicyResolver {
   ): Promise<LedgerPolicy> {
     const caller = requireCaller(ctx);
     if ((emrId == null) === (patientId == null)) throw new ExchangeError('BAD_USER_INPUT', 'give exactly one of emrId and patientId');
-    try {
-      if (emrId != null) {
-        const record = await visibleRecord(ctx, emrId);
-        if (!isPartyTo(caller, record)) throw new ExchangeError('FORBIDDEN', `only the patient and the author of ${emrId} may read its policy`);
-        return await ctx.loaders.effectivePolicy.load(emrId);
-      }
-      if (!PARTICIPANT_ID.test(patientId!)) throw new ExchangeError('BAD_USER_INPUT', 'patientId: must be a participant id (32 hex characters)');
-      const me = caller.participant;
-      // An author needs the patient's default policy: the contract requires it, unchanged, in every new record.
-      if (me.id !== patientId && me.kind !== 'physician') throw new ExchangeError('FORBIDDEN', 'only the patient (or a physician about to upload) may read a patient’s default policy');
-      return await ctx.services.ledger.patientPolicy(patientId!);
-    } catch (e) {
-      throw toExchangeError(e);
+    if (emrId != null) {
+      const record = await visibleRecord(ctx, emrId);
+      if (!isPartyTo(caller, record)) throw new ExchangeError('FORBIDDEN', `only the patient and the author of ${emrId} may read its policy`);
+      return await ctx.loaders.effectivePolicy.load(emrId);
     }
+    if (!PARTICIPANT_ID.test(patientId!)) throw new ExchangeError('BAD_USER_INPUT', 'patientId: must be a participant id (32 hex characters)');
+    const me = caller.participant;
+    // An author needs the patient's default policy: the contract requires it, unchanged, in every new record.
+    if (me.id !== patientId && me.kind !== 'physician') throw new ExchangeError('FORBIDDEN', 'only the patient (or a physician about to upload) may read a patient’s default policy');
+    return await ctx.services.ledger.patientPolicy(patientId!);
   }
 
   @Mutation(() => AccessPolicy, {
@@ -47,11 +43,7 @@ export class AccessPolicyResolver {
     const caller = requireKind(ctx, ['patient'], 'setAccessPolicy');
     if (!POLICY_ACTIONS.includes(action.type)) throw new ExchangeError('BAD_USER_INPUT', `action.type: must be one of ${POLICY_ACTIONS.join(', ')}`);
     if (action.actorId !== caller.participant.id) throw new ExchangeError('FORBIDDEN', 'action.actorId: you may only relay your own actions');
-    try {
-      const { result } = await ctx.services.ledger.submitAction<LedgerPolicy>({ ...action } as SignedAction);
-      return result;
-    } catch (e) {
-      throw toExchangeError(e);
-    }
+    const { result } = await ctx.services.ledger.submitAction<LedgerPolicy>({ ...action } as SignedAction);
+    return result;
   }
 }

@@ -16,7 +16,7 @@ import type {
 } from '../../chaincode/src/domain/index.js';
 import { readEnvelopeHeader } from '../crypto/envelope/index.js';
 import { Signer } from '../crypto/umbral/index.js';
-import { ExchangeError, toExchangeError } from '../exchange/errors.js';
+import { ExchangeError } from '../exchange/errors.js';
 import type { IngestResult, RecordSigner } from '../exchange/ingest.js';
 import { CreateEmrInput, EmrFilter } from '../schema/inputs.js';
 import { AccessPolicy, AccessRequest, EmrConnection, EmrMetadata, EmrRecord, IngestDraft, IngestPayload, Participant, ReencryptionGrant } from '../schema/types.js';
@@ -108,42 +108,38 @@ export class EmrRecordResolver {
     checkPatientId(input.patientId);
     const sign = custodialSigner(ctx, caller, 'createEmr');
     const { ledger, organisation, blobs } = ctx.services;
-    try {
-      const stat = await blobs.stat(input.cid);
-      if (stat.size !== input.size) throw new ExchangeError('BAD_USER_INPUT', `input.size: ${input.cid} holds ${stat.size} bytes, not ${input.size}`);
-      // The capsule recorded must be the envelope's own (the proxies re-encrypt it), and content is recorded once.
-      const { keyBlock } = await readEnvelopeHeader(blobs.get(input.cid));
-      if (Buffer.from(keyBlock.capsule.toBytes()).toString('base64') !== input.capsule) {
-        throw new ExchangeError('BAD_USER_INPUT', `input.capsule: is not the capsule of the envelope ${input.cid}`);
-      }
-      if ((await ledger.searchRecords('cid', [input.cid], { pageSize: 1 })).items.length > 0) {
-        throw new ExchangeError('CONFLICT', `input.cid: ${input.cid} is already recorded`);
-      }
-      const summary = parseRecordSummary(stripNulls(input.summary), 'input.summary');
-      const policy = await ledger.patientPolicy(input.patientId);
-      const metadata: RecordMetadata = {
-        cid: input.cid,
-        size: input.size,
-        mediaType: input.mediaType,
-        contentHash: input.contentHash,
-        capsule: input.capsule,
-        envelopeVersion: input.envelopeVersion,
-      };
-      const unsigned = {
-        id: `emr-${hex(crypto.getRandomValues(new Uint8Array(16)))}`,
-        version: 1,
-        patientId: input.patientId,
-        authorId: caller.participant.id,
-        hospital: organisation,
-        summary,
-        metadata,
-        policy: JSON.parse(canonicalJson(policy)) as LedgerPolicy,
-      };
-      const [authorSignature] = await sign([canonicalRecordBytes(unsigned)]);
-      return (await ledger.createRecord({ ...unsigned, authorSignature: authorSignature! })).result;
-    } catch (e) {
-      throw toExchangeError(e);
+    const stat = await blobs.stat(input.cid);
+    if (stat.size !== input.size) throw new ExchangeError('BAD_USER_INPUT', `input.size: ${input.cid} holds ${stat.size} bytes, not ${input.size}`);
+    // The capsule recorded must be the envelope's own (the proxies re-encrypt it), and content is recorded once.
+    const { keyBlock } = await readEnvelopeHeader(blobs.get(input.cid));
+    if (Buffer.from(keyBlock.capsule.toBytes()).toString('base64') !== input.capsule) {
+      throw new ExchangeError('BAD_USER_INPUT', `input.capsule: is not the capsule of the envelope ${input.cid}`);
     }
+    if ((await ledger.searchRecords('cid', [input.cid], { pageSize: 1 })).items.length > 0) {
+      throw new ExchangeError('CONFLICT', `input.cid: ${input.cid} is already recorded`);
+    }
+    const summary = parseRecordSummary(stripNulls(input.summary), 'input.summary');
+    const policy = await ledger.patientPolicy(input.patientId);
+    const metadata: RecordMetadata = {
+      cid: input.cid,
+      size: input.size,
+      mediaType: input.mediaType,
+      contentHash: input.contentHash,
+      capsule: input.capsule,
+      envelopeVersion: input.envelopeVersion,
+    };
+    const unsigned = {
+      id: `emr-${hex(crypto.getRandomValues(new Uint8Array(16)))}`,
+      version: 1,
+      patientId: input.patientId,
+      authorId: caller.participant.id,
+      hospital: organisation,
+      summary,
+      metadata,
+      policy: JSON.parse(canonicalJson(policy)) as LedgerPolicy,
+    };
+    const [authorSignature] = await sign([canonicalRecordBytes(unsigned)]);
+    return (await ledger.createRecord({ ...unsigned, authorSignature: authorSignature! })).result;
   }
 
   // ---- fields ----
