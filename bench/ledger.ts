@@ -8,6 +8,10 @@
 //   node --expose-gc dist/bench/ledger.js --same-thread (client and network on one event loop, as in the tests)
 //   node --expose-gc dist/bench/ledger.js --timeouts=0 --concurrency=8,64,256   (closed-loop sizes at 0/20 ms)
 //   node --expose-gc dist/bench/ledger.js --timeouts=0 --rates=150,300           (open-loop phases at 0/20 ms)
+//   node --expose-gc dist/bench/ledger.js --timeouts=0 --commit-status            (CommitStatus per transaction instead
+//                                                                                  of the filtered-block stream)
+//   node --expose-gc dist/bench/ledger.js --timeouts=0 --profile=/tmp/prof        (CPU profiles of each closed-loop
+//                                                                                  phase, one per thread)
 //
 // For every orderer batch timeout (0, 20 and 2000 ms; Fabric's default is 2 s): a fresh network in a temp dir (fsync
 // on unless --no-fsync), the PIE contract, one LedgerClient for the organisation admin (registrations) and one for
@@ -34,6 +38,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Session } from 'node:inspector/promises';
 import { contracts } from '../chaincode/src/index.js';
 import { canonicalRecordBytes } from '../chaincode/src/domain/index.js';
 import type { AccessPolicy, Participant, SecurityLevel, SignedAction } from '../chaincode/src/domain/index.js';
@@ -59,6 +64,8 @@ const list = (name: string): string[] | undefined =>
     .filter(Boolean);
 
 const QUICK = flag('quick');
+/** --commit-status: learn commits with one CommitStatus call per transaction instead of the filtered-block stream */
+const COMMIT_EVENTS = !flag('commit-status');
 const FSYNC = !flag('no-fsync');
 /** the network in a worker thread (its own event loop, so client and network can use a core each) */
 const WORKER = !flag('same-thread');
@@ -72,6 +79,8 @@ for (const c of CONCURRENCY ?? []) if (!Number.isInteger(c) || c < 2 || c > 4096
 const RATES = list('rates')?.map(Number) ?? [];
 for (const r of RATES) if (!Number.isFinite(r) || r <= 0 || r > 5000) throw new Error(`--rates: ${r} is not a rate in tx/s (0–5000]`);
 const OPEN_SECONDS = QUICK ? 3 : 10;
+/** --profile=DIR: V8 CPU profiles of every closed-loop phase, client and network thread, written to DIR */
+const PROFILE_DIR = args.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
 const CHANNEL = 'pie';
 const PAPER_UPLOAD_MS = 2100; // the paper's record upload latency, dominated by Fabric's 2 s batch timeout
 const TARGET_P50_MS = 50;
@@ -147,7 +156,30 @@ interface NetHandle {
   elu(): Promise<EventLoopUtilization | undefined>;
   /** keys in the chaincode's world state */
   stateKeys(): Promise<number>;
+  /** starts the network thread's CPU profiler (no-op on the client's thread, which `profiled` covers) */
+  profileStart(): Promise<void>;
+  /** stops it and returns the profile (undefined when the network shares the client's thread) */
+  profileStop(): Promise<object | undefined>;
   stop(): Promise<void>;
+}
+
+/** A V8 CPU profiler on the calling thread. */
+class ThreadProfiler {
+  private session: Session | undefined;
+  async start(): Promise<void> {
+    this.session = new Session();
+    this.session.connect();
+    await this.session.post('Profiler.enable');
+    await this.session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await this.session.post('Profiler.start');
+  }
+  async stop(): Promise<object> {
+    const s = this.session!;
+    const { profile } = await s.post('Profiler.stop');
+    s.disconnect();
+    this.session = undefined;
+    return profile;
+  }
 }
 
 interface NetOptions {
@@ -178,12 +210,21 @@ async function startNet(o: NetOptions): Promise<NetHandle> {
     },
     elu: async () => undefined,
     stateKeys: async () => net.ledger.state.size(net.chaincodeName),
+    profileStart: async () => undefined,
+    profileStop: async () => undefined,
     stop: () => net.stop(),
   };
 }
 
 const WORKER_ROLE = 'pie-bench-ledger-network';
-type WorkerCall = { op: 'height' } | { op: 'blockStats'; from: number; to: number } | { op: 'elu' } | { op: 'stateKeys' } | { op: 'stop' };
+type WorkerCall =
+  | { op: 'height' }
+  | { op: 'blockStats'; from: number; to: number }
+  | { op: 'elu' }
+  | { op: 'stateKeys' }
+  | { op: 'profileStart' }
+  | { op: 'profileStop' }
+  | { op: 'stop' };
 type WorkerRequest = WorkerCall & { id: number };
 
 /** The network in a worker thread running this same module; calls go over postMessage. */
@@ -230,6 +271,8 @@ async function startNetInWorker(o: NetOptions): Promise<NetHandle> {
     blockStats: (from, to) => call<{ maxTx: number; bytes: number }>({ op: 'blockStats', from, to }),
     elu: () => call<EventLoopUtilization>({ op: 'elu' }),
     stateKeys: () => call<number>({ op: 'stateKeys' }),
+    profileStart: () => call<void>({ op: 'profileStart' }),
+    profileStop: () => call<object>({ op: 'profileStop' }),
     stop: async () => {
       await call<void>({ op: 'stop' });
       stopping = true;
@@ -248,6 +291,7 @@ async function serveNetwork(o: NetOptions): Promise<void> {
     port.postMessage({ error: e instanceof Error ? e.message : String(e) });
     return;
   }
+  const profiler = new ThreadProfiler();
   port.on('message', (req: WorkerRequest) => {
     const run = async (): Promise<unknown> => {
       switch (req.op) {
@@ -259,6 +303,10 @@ async function serveNetwork(o: NetOptions): Promise<void> {
           return performance.eventLoopUtilization();
         case 'stateKeys':
           return net.stateKeys();
+        case 'profileStart':
+          return profiler.start();
+        case 'profileStop':
+          return profiler.stop();
         case 'stop':
           await net.stop(); // the main thread terminates the worker once it has the answer
           return undefined;
@@ -417,9 +465,18 @@ async function measure(
   const stateKeys = await net.stateKeys();
   const elu0 = performance.eventLoopUtilization();
   const netElu0 = await net.elu();
+  const profiling = PROFILE_DIR !== undefined && openRate === undefined && concurrency > 1 ? new ThreadProfiler() : undefined;
+  if (profiling) await Promise.all([profiling.start(), net.profileStart()]);
   const cpu0 = process.cpuUsage();
   const { lat, failures, wallMs } = openRate === undefined ? await drive(jobs, concurrency) : await driveOpen(jobs, openRate);
   const cpu = process.cpuUsage(cpu0);
+  if (profiling) {
+    const [client, network] = await Promise.all([profiling.stop(), net.profileStop()]);
+    const base = join(PROFILE_DIR!, `${timeoutMs}ms-${workload.replace(/\W+/g, '-')}-c${concurrency}`);
+    await fsp.mkdir(PROFILE_DIR!, { recursive: true });
+    await fsp.writeFile(`${base}-client.cpuprofile`, JSON.stringify(client));
+    if (network) await fsp.writeFile(`${base}-network.cpuprofile`, JSON.stringify(network));
+  }
   const elu = performance.eventLoopUtilization(elu0).utilization;
   const netElu1 = await net.elu();
   const h1 = committed ? await net.height() : 0;
@@ -468,7 +525,7 @@ async function runTimeout(timeoutMs: number, results: PhaseResult[], withEvaluat
   // Generous deadlines: with 1024 transactions in flight a submit call queues behind ~1000 endorsements on the one
   // event loop and exceeds the client's default 5 s submit deadline (which would count as UNAVAILABLE).
   const connect = (identity: LedgerIdentity): PieLedger => {
-    const c = LedgerClient.connect({ endpoint: net.endpoint, channel: CHANNEL, chaincode: 'pie', identity, conflictRetries: 0, timeouts: { endorse: 120_000, submit: 120_000, commitStatus: 120_000 } });
+    const c = LedgerClient.connect({ endpoint: net.endpoint, channel: CHANNEL, chaincode: 'pie', identity, conflictRetries: 0, commitEvents: COMMIT_EVENTS, timeouts: { endorse: 120_000, submit: 120_000, commitStatus: 120_000 } });
     clients.push(c);
     return new PieLedger(c);
   };
@@ -569,11 +626,13 @@ async function main(): Promise<void> {
     mode: QUICK ? 'quick' : 'full',
     fsync: FSYNC,
     network: WORKER ? 'worker thread' : 'same thread',
+    commits: COMMIT_EVENTS ? 'filtered block events' : 'CommitStatus per transaction',
     loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
     tmpdir: os.tmpdir(),
   };
   console.log(`Ledger benchmark — PIE contract on the embedded dev network, client and network in one process (${machine.mode} run)`);
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB, Node ${machine.node}, ${machine.platform}`);
+  console.log(`commits learnt from ${machine.commits}`);
   console.log(`network on ${WORKER ? 'a worker thread' : 'the client\'s thread (--same-thread)'}; block store fsync ${FSYNC ? 'on' : 'OFF (--no-fsync)'}; data in ${machine.tmpdir}; gc ${'gc' in globalThis ? 'between phases' : 'not exposed'}; load average ${machine.loadavg.join(' ')}`);
   console.log('');
   console.log(HEADER);

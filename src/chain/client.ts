@@ -6,6 +6,7 @@
  * - submit = endorse + submit + wait for the commit, with the block number, retried on MVCC / phantom-read
  *   conflicts (a new proposal each time, so the contract re-reads the state);
  * - chaincode event streams that resume from a checkpoint (block number + last transaction id);
+ * - the channel's chain through Fabric's query system chaincode `qscc` (chain info, blocks, transactions), decoded;
  * - one error type, `LedgerClientError`, whose `code` is the contract's ("[FORBIDDEN] …" → FORBIDDEN) or a
  *   transport/commit code, with the chaincode message and never a stack trace from the peer.
  */
@@ -13,8 +14,10 @@ import { promises as fsp } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { checkpointers, connect, hash } from '@hyperledger/fabric-gateway';
+import { common, peer } from '@hyperledger/fabric-protos';
 import type { ChaincodeEvent, Checkpointer, Contract, Gateway, Network } from '@hyperledger/fabric-gateway';
 import { CodedError } from '../errors.js';
+import { CommitWatcher } from './commit-watcher.js';
 import { signP256 } from './devnet/msp.js';
 
 export type LedgerClientErrorCode =
@@ -90,6 +93,42 @@ export function ledgerError(e: unknown, transactionId?: string): LedgerClientErr
   }
 }
 
+/** Fabric's qscc failures (status 500, Fabric's own messages) by what they mean; anything else stays INTERNAL. */
+const QSCC_FAILURES: readonly (readonly [RegExp, LedgerClientErrorCode])[] = [
+  [/no such (?:transaction ID|block number|block hash) \[[^\]]*\] in index|Entry not found in index/, 'NOT_FOUND'],
+  [/^Invalid chain ID/, 'NOT_FOUND'],
+  [/^Failed to parse block number|must not be nil|^missing 3rd argument|^Incorrect number of arguments|^Requested function .* not found/, 'INVALID_ARGUMENT'],
+  [/^access denied/, 'FORBIDDEN'],
+];
+
+/** ledgerError for qscc calls: its plain-text chaincode failures get the code their message means. */
+function qsccError(e: unknown): LedgerClientError {
+  const err = ledgerError(e);
+  const fromChaincode = ((e ?? {}) as GatewayLikeError).details?.some((d) => CHAINCODE_FAILURE.test(d.message)) ?? false;
+  if (!fromChaincode || err.code !== 'INTERNAL') return err;
+  const code = QSCC_FAILURES.find(([re]) => re.test(err.message))?.[1];
+  return code === undefined ? err : new LedgerClientError(code, err.message, err.details, { cause: e });
+}
+
+/** The channel's chain as the peer has it (qscc GetChainInfo). */
+export interface ChainInfo {
+  /** number of blocks; the next block's number */
+  height: bigint;
+  /** header hash of the newest block */
+  currentBlockHash: Uint8Array;
+  /** the newest block's previous_hash (empty when it is the genesis block) */
+  previousBlockHash: Uint8Array;
+}
+
+/** A committed transaction (qscc GetTransactionByID): its envelope as ordered and its validation code (0 = VALID). */
+export interface ProcessedTransaction {
+  validationCode: number;
+  envelope: common.Envelope;
+}
+
+const QSCC = 'qscc';
+const UINT64_MAX = (1n << 64n) - 1n;
+
 export interface LedgerIdentity {
   mspId: string;
   certificatePem: string;
@@ -110,6 +149,12 @@ export interface LedgerConnectionConfig {
   timeouts?: Partial<Record<'evaluate' | 'endorse' | 'submit' | 'commitStatus', number>>;
   /** submit attempts on MVCC / phantom-read conflicts (default 3) */
   conflictRetries?: number;
+  /**
+   * Learn that transactions committed from one stream of filtered block events (the peer's Deliver service)
+   * instead of a CommitStatus call per transaction (default true; see commit-watcher.ts). Either way the result is
+   * the same; without a Deliver service the client falls back to CommitStatus by itself.
+   */
+  commitEvents?: boolean;
 }
 
 export interface SubmitResult<T> {
@@ -148,14 +193,25 @@ export async function loadIdentity(certPath: string, keyPath: string, mspId: str
 export class LedgerClient {
   private readonly network: Network;
   private readonly contract: Contract;
+  private readonly qscc: Contract;
+  private readonly commits: CommitWatcher | undefined;
 
   private constructor(
     private readonly grpcClient: grpc.Client,
     private readonly gateway: Gateway,
     readonly config: LedgerConnectionConfig,
+    commitStatusTimeoutMs: number,
   ) {
     this.network = gateway.getNetwork(config.channel);
     this.contract = this.network.getContract(config.chaincode);
+    this.qscc = this.network.getContract(QSCC);
+    this.commits =
+      config.commitEvents === false
+        ? undefined
+        : new CommitWatcher(
+            { height: async () => (await this.chainInfo()).height, filteredBlocks: (startBlock) => this.network.getFilteredBlockEvents({ startBlock }) },
+            { fallbackAfterMs: commitStatusTimeoutMs },
+          );
   }
 
   static connect(config: LedgerConnectionConfig): LedgerClient {
@@ -183,7 +239,7 @@ export class LedgerClient {
       submitOptions: deadline(t.submit),
       commitStatusOptions: deadline(t.commitStatus),
     });
-    return new LedgerClient(client, gateway, config);
+    return new LedgerClient(client, gateway, config, t.commitStatus);
   }
 
   /** Runs a query transaction on one peer; nothing is ordered. */
@@ -203,9 +259,17 @@ export class LedgerClient {
       try {
         const endorsed = await this.contract.newProposal(fn, { arguments: args }).endorse();
         txId = endorsed.getTransactionId();
-        const submitted = await endorsed.submit();
-        const status = await submitted.getStatus();
-        if (!status.successful) {
+        // watch for the commit before submitting, so that the block that holds it cannot pass unseen
+        const watch = await this.commits?.watch(txId);
+        let submitted;
+        try {
+          submitted = await endorsed.submit();
+        } catch (e) {
+          watch?.cancel();
+          throw e;
+        }
+        const status = (await watch?.status) ?? (await submitted.getStatus());
+        if (status.code !== peer.TxValidationCode.VALID) {
           if (RETRYABLE.has(status.code) && attempt < attempts) continue;
           throw new LedgerClientError('COMMIT_FAILED', `${fn}: transaction ${txId} committed invalid (validation code ${status.code})`, {
             transactionId: txId,
@@ -217,6 +281,72 @@ export class LedgerClient {
         throw ledgerError(e, txId);
       }
     }
+  }
+
+  // ---- the chain (Fabric's query system chaincode, evaluated on the gateway peer) ----
+
+  /** qscc `fn(channel, …args)`: the serialized protobuf answer. */
+  private async system(fn: string, ...args: string[]): Promise<Uint8Array> {
+    try {
+      return await this.qscc.evaluateTransaction(fn, this.config.channel, ...args);
+    } catch (e) {
+      throw qsccError(e);
+    }
+  }
+
+  private static decode<T>(what: string, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      throw new LedgerClientError('INTERNAL', `qscc answered bytes that are not a ${what}`, {}, { cause: e });
+    }
+  }
+
+  private static checkTxId(txId: string): void {
+    if (typeof txId !== 'string' || txId === '') throw new LedgerClientError('INVALID_ARGUMENT', 'transaction id: must be a non-empty string');
+  }
+
+  /** Height and the newest block's hashes (qscc GetChainInfo). */
+  async chainInfo(): Promise<ChainInfo> {
+    const bytes = await this.system('GetChainInfo');
+    const info = LedgerClient.decode('common.BlockchainInfo', () => common.BlockchainInfo.deserializeBinary(bytes));
+    return { height: BigInt(info.getHeight()), currentBlockHash: info.getCurrentblockhash_asU8(), previousBlockHash: info.getPreviousblockhash_asU8() };
+  }
+
+  /** Block `number` (qscc GetBlockByNumber); NOT_FOUND at or past the height. */
+  async block(number: bigint | number): Promise<common.Block> {
+    const n = typeof number === 'bigint' ? number : Number.isSafeInteger(number) ? BigInt(number) : -1n;
+    if (n < 0n || n > UINT64_MAX) throw new LedgerClientError('INVALID_ARGUMENT', `block number ${String(number)}: must be an integer from 0 to 2^64-1`);
+    const bytes = await this.system('GetBlockByNumber', n.toString());
+    return LedgerClient.decode('common.Block', () => common.Block.deserializeBinary(bytes));
+  }
+
+  /** The block holding a transaction, valid or not (qscc GetBlockByTxID); NOT_FOUND for an unknown id. */
+  async blockOfTransaction(txId: string): Promise<common.Block> {
+    LedgerClient.checkTxId(txId);
+    const bytes = await this.system('GetBlockByTxID', txId);
+    return LedgerClient.decode('common.Block', () => common.Block.deserializeBinary(bytes));
+  }
+
+  /**
+   * The number of the block holding a transaction; NOT_FOUND for an unknown id. Fabric's qscc has no cheaper answer
+   * than the whole block (GetTransactionByID omits the block number), so callers should cache: a committed
+   * transaction never moves (PieLedger does).
+   */
+  async transactionBlockNumber(txId: string): Promise<bigint> {
+    const header = (await this.blockOfTransaction(txId)).getHeader();
+    if (header === undefined) throw new LedgerClientError('INTERNAL', `qscc answered a block without a header for transaction ${txId}`);
+    return BigInt(header.getNumber());
+  }
+
+  /** A committed transaction's envelope and validation code (qscc GetTransactionByID); NOT_FOUND for an unknown id. */
+  async transaction(txId: string): Promise<ProcessedTransaction> {
+    LedgerClient.checkTxId(txId);
+    const bytes = await this.system('GetTransactionByID', txId);
+    const processed = LedgerClient.decode('peer.ProcessedTransaction', () => peer.ProcessedTransaction.deserializeBinary(bytes));
+    const envelope = processed.getTransactionenvelope();
+    if (envelope === undefined) throw new LedgerClientError('INTERNAL', `qscc answered a transaction without an envelope for ${txId}`);
+    return { validationCode: processed.getValidationcode(), envelope };
   }
 
   /**
@@ -248,6 +378,7 @@ export class LedgerClient {
   }
 
   close(): void {
+    this.commits?.close();
     this.gateway.close();
     this.grpcClient.close();
   }

@@ -23,7 +23,7 @@ import type {
 } from '../../chaincode/src/domain/index.js';
 import { Signer } from '../crypto/umbral/index.js';
 import type { SecretKey } from '../crypto/umbral/index.js';
-import type { LedgerClient, LedgerEvent, SubmitResult } from './client.js';
+import type { ChainInfo, LedgerClient, LedgerEvent, SubmitResult } from './client.js';
 
 /** The transaction each signed action type goes to. */
 export const ACTION_TRANSACTIONS: Readonly<Record<ActionType, string>> = Object.freeze({
@@ -84,7 +84,13 @@ export type HistoryObjectType = 'participant' | 'record' | 'request' | 'grant' |
 
 const pageArgs = (page: { pageSize?: number; bookmark?: string } = {}): [string, string] => [page.pageSize === undefined ? '' : String(page.pageSize), page.bookmark ?? ''];
 
+/** How many transaction → block numbers PieLedger remembers (a committed transaction never moves). */
+const TX_BLOCK_CACHE = 10_000;
+
 export class PieLedger {
+  /** committed transactions' block numbers, oldest insertion first */
+  readonly #txBlocks = new Map<string, bigint>();
+
   constructor(readonly client: LedgerClient) {}
 
   get channel(): string {
@@ -102,13 +108,13 @@ export class PieLedger {
   }
 
   /** Relays a record signed by its author (the submitting organisation must be the author's). */
-  createRecord(record: SignedRecordInput): Promise<SubmitResult<EmrRecord>> {
-    return this.client.submit('CreateRecord', JSON.stringify(record));
+  async createRecord(record: SignedRecordInput): Promise<SubmitResult<EmrRecord>> {
+    return this.#remember(await this.client.submit<EmrRecord>('CreateRecord', JSON.stringify(record)));
   }
 
   /** Relays several first versions in one transaction: all are recorded or none (at most MAX_BATCH_RECORDS). */
-  createRecords(records: readonly SignedRecordInput[]): Promise<SubmitResult<EmrRecord[]>> {
-    return this.client.submit('CreateRecords', JSON.stringify(records));
+  async createRecords(records: readonly SignedRecordInput[]): Promise<SubmitResult<EmrRecord[]>> {
+    return this.#remember(await this.client.submit<EmrRecord[]>('CreateRecords', JSON.stringify(records)));
   }
 
   // ---- participant operations (a SignedAction from the participant's client) ----
@@ -180,6 +186,31 @@ export class PieLedger {
   /** The credit balance of a participant or an organisation (0 before any credit). */
   credits(holderType: CreditHolderType, holderId: string): Promise<number> {
     return this.client.evaluate('GetCredits', holderType, holderId);
+  }
+
+  // ---- the chain (Fabric's qscc) ----
+
+  /** Height and the newest block's hashes, as the gateway peer has them. */
+  chainInfo(): Promise<ChainInfo> {
+    return this.client.chainInfo();
+  }
+
+  /**
+   * The number of the block holding a committed transaction (NOT_FOUND while the peer does not know it). Answers are
+   * remembered: qscc can only answer with the whole block, and a committed transaction never moves.
+   */
+  async transactionBlockNumber(txId: string): Promise<bigint> {
+    const known = this.#txBlocks.get(txId);
+    if (known !== undefined) return known;
+    const n = await this.client.transactionBlockNumber(txId);
+    this.#remember({ transactionId: txId, blockNumber: n });
+    return n;
+  }
+
+  #remember<T extends { transactionId: string; blockNumber: bigint }>(committed: T): T {
+    if (this.#txBlocks.size >= TX_BLOCK_CACHE) this.#txBlocks.delete(this.#txBlocks.keys().next().value!);
+    this.#txBlocks.set(committed.transactionId, committed.blockNumber);
+    return committed;
   }
 
   /** The contract's events (RecordCreated, RecordsCreated, AccessRequested, AccessGranted, GrantRevoked, BreakGlass, …). */

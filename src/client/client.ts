@@ -4,7 +4,10 @@
  * leaves the client); a custodial account exchanges its API secret at POST /auth/token.
  */
 import { ClientError, GraphQLClient } from 'graphql-request';
+import { canonicalJson, canonicalRecordBytes } from '../../chaincode/src/domain/canonical.js';
+import type { RecordSigningContent } from '../../chaincode/src/domain/canonical.js';
 import { mintAccessToken } from '../auth/mint.js';
+import { Signer } from '../crypto/umbral/index.js';
 import type { SecretKey } from '../crypto/umbral/index.js';
 
 export type Credentials =
@@ -37,6 +40,47 @@ export interface BlobMetadata {
   plaintextBytes: number;
   mediaType: string;
 }
+
+/** A record for uploaded content, as createEmr takes it (GraphQL enum names: MEDICAL_IMAGING, PRIVATE, FEMALE …). */
+export interface CreateEmrRequest {
+  patientId: string;
+  cid: string;
+  size: number;
+  contentHash: string;
+  capsule: string;
+  envelopeVersion: number;
+  mediaType: string;
+  summary: {
+    category: string;
+    securityLevel: string;
+    year: number;
+    codes?: string[];
+    resourceTypes?: string[];
+    labels?: string[];
+    gender?: string;
+    ageBand?: string;
+  };
+}
+
+/** A recorded EMR as createEmr answers it. */
+export interface CreatedEmr {
+  id: string;
+  version: number;
+  patientId: string;
+  authorId: string;
+  hospital: string;
+  timestamp: string;
+  authorSignature: string;
+  transactionId: string;
+  blockNumber: number | null;
+  summary: { category: string; securityLevel: string; year: number; codes: string[]; resourceTypes: string[]; labels: string[]; gender: string | null; ageBand: string | null };
+  metadata: { cid: string; size: number; contentHash: string; capsule: string; envelopeVersion: number; mediaType: string };
+}
+
+const EMR_FIELDS =
+  'id version patientId authorId hospital timestamp authorSignature transactionId blockNumber summary { category securityLevel year codes resourceTypes labels gender ageBand } metadata { cid size contentHash capsule envelopeVersion mediaType }';
+
+const toHex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 export class PieClient {
   readonly #graphql: GraphQLClient;
@@ -120,6 +164,37 @@ export class PieClient {
     return this.#json<BlobMetadata>(res);
   }
 
+  /**
+   * Records content stored with `uploadBlob` (pass its answer with the patient id and a summary). A custodial account
+   * has the node sign (createEmr). With a signing key here, the node checks the content and builds the record
+   * (prepareCreateEmr); this client checks that the record is the one asked for, by itself and as the bytes to sign,
+   * signs it locally (the key never leaves) and commits it (commitCreateEmr).
+   */
+  async createEmr(request: CreateEmrRequest): Promise<CreatedEmr> {
+    const { patientId, cid, size, contentHash, capsule, envelopeVersion, mediaType, summary } = request;
+    const input = { patientId, cid, size, contentHash, capsule, envelopeVersion, mediaType, summary };
+    const c = this.credentials;
+    if (c === undefined || !('signingKey' in c)) {
+      return (await this.request<{ createEmr: CreatedEmr }>(`mutation($i: CreateEmrInput!) { createEmr(input: $i) { ${EMR_FIELDS} } }`, { i: input })).createEmr;
+    }
+    const { prepareCreateEmr: draft } = await this.request<{ prepareCreateEmr: { draftId: string; record: RecordSigningContent; signingPayload: string } }>(
+      'mutation($i: CreateEmrInput!) { prepareCreateEmr(input: $i) { draftId record signingPayload } }',
+      { i: input },
+    );
+    const bytes = canonicalRecordBytes(draft.record);
+    checkDraft(draft.record, input, c.participantId);
+    if (toHex(bytes) !== toHex(Uint8Array.from(atob(draft.signingPayload), (ch) => ch.charCodeAt(0)))) {
+      throw new Error('refusing to sign: the node’s signingPayload is not the canonical bytes of its record');
+    }
+    const signature = toHex(new Signer(c.signingKey).sign(bytes).toBEBytes());
+    return (
+      await this.request<{ commitCreateEmr: CreatedEmr }>(`mutation($d: ID!, $s: String!) { commitCreateEmr(draftId: $d, signature: $s) { ${EMR_FIELDS} } }`, {
+        d: draft.draftId,
+        s: signature,
+      })
+    ).commitCreateEmr;
+  }
+
   /** GET /blobs/:cid: the stored envelope (ciphertext), streamed. */
   async downloadBlob(cid: string): Promise<ReadableStream<Uint8Array>> {
     const res = await fetch(`${this.url}/blobs/${encodeURIComponent(cid)}`, { headers: await this.#auth() });
@@ -136,5 +211,34 @@ export class PieClient {
     const body = (await res.json().catch(() => ({}))) as T & { error?: { code: string; message: string } };
     if (!res.ok) throw new PieApiError(body.error?.code ?? 'INTERNAL', body.error?.message ?? `HTTP ${res.status}`, res.status);
     return body;
+  }
+}
+
+/** GraphQL enum name → the ledger's value (MEDICAL_IMAGING → medical-imaging, FEMALE → female). */
+const ledgerValue = (name: string): string => name.toLowerCase().replace(/_/g, '-');
+
+/** Throws unless the node's draft record is exactly the record asked for, authored by `authorId`. */
+function checkDraft(record: RecordSigningContent, input: Omit<CreateEmrRequest, 'summary'> & { summary: CreateEmrRequest['summary'] }, authorId: string): void {
+  const s = input.summary;
+  const expected = {
+    version: 1,
+    previousId: undefined,
+    patientId: input.patientId,
+    authorId,
+    metadata: { cid: input.cid, size: input.size, mediaType: input.mediaType, contentHash: input.contentHash, capsule: input.capsule, envelopeVersion: input.envelopeVersion },
+    summary: {
+      category: ledgerValue(s.category),
+      securityLevel: s.securityLevel,
+      codes: s.codes ?? [],
+      year: s.year,
+      resourceTypes: s.resourceTypes ?? [],
+      labels: s.labels ?? [],
+      gender: s.gender == null ? undefined : ledgerValue(s.gender),
+      ageBand: s.ageBand ?? undefined,
+    },
+  };
+  for (const [field, value] of Object.entries(expected)) {
+    const got = (record as unknown as Record<string, unknown>)[field];
+    if (canonicalJson(got ?? null) !== canonicalJson(value ?? null)) throw new Error(`refusing to sign: the node’s draft differs from the request in ${field}`);
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The errors of PIE's workflows, with the stable codes the API exposes (GraphQL `extensions.code`, HTTP status).
- * Ledger, storage and FHIR errors are mapped onto these by `toExchangeError`, so resolvers and HTTP handlers deal
+ * Ledger (client and domain parsers), storage and FHIR errors are mapped onto these by `toExchangeError`, so resolvers and HTTP handlers deal
  * with one vocabulary.
  */
+import { ContractError } from '../../chaincode/src/domain/index.js';
 import { LedgerClientError } from '../chain/client.js';
 import { CodedError } from '../errors.js';
 import { FhirInputError } from '../fhir/index.js';
@@ -67,6 +68,8 @@ export function toExchangeError(e: unknown): ExchangeError {
   if (e instanceof ExchangeError) return e;
   if (e instanceof FhirInputError) return new ExchangeError('BAD_USER_INPUT', e.message, { cause: e, outcome: e.outcome });
   if (e instanceof LedgerClientError) return new ExchangeError(LEDGER_CODES[e.code] ?? 'INTERNAL', e.message, { cause: e });
+  // the ledger's own parsers, run by the node on input before it reaches the ledger
+  if (e instanceof ContractError) return new ExchangeError(LEDGER_CODES[e.code] ?? 'INTERNAL', e.message, { cause: e });
   if (e instanceof StorageError) return new ExchangeError(STORAGE_CODES[e.code] ?? 'INTERNAL', e.message, { cause: e });
   return new ExchangeError('INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
 }

@@ -19,6 +19,7 @@ import { prepareFhirInputOnPool } from '../fhir/index.js';
 import type { EmrSummary, FhirValidatorPool, PreparedEmr, ReferenceDirectory } from '../fhir/index.js';
 import { storeEmr } from '../storage/index.js';
 import type { BlobStore, StoredEmr } from '../storage/index.js';
+import { Drafts } from './drafts.js';
 import { ExchangeError, toExchangeError } from './errors.js';
 
 /** Signs each record's canonical bytes with the author's signing key; returns r ‖ s hex signatures in order. */
@@ -66,11 +67,6 @@ export interface IngestResult {
   readonly blockNumber: bigint;
 }
 
-interface PendingDraft extends IngestDraft {
-  readonly authorId: string;
-  readonly timer: NodeJS.Timeout;
-}
-
 /** The workflow's errors all reach callers as ExchangeErrors (mapped once, at the public methods). */
 const rethrow = (e: unknown): never => {
   throw toExchangeError(e);
@@ -79,12 +75,20 @@ const rethrow = (e: unknown): never => {
 const DEFAULT_DRAFT_TTL_MS = 10 * 60_000;
 const MAX_PENDING_DRAFTS = 1_000;
 
+type PreparedUpload = Omit<IngestDraft, 'draftId' | 'expiresAt'>;
+
 export class FhirIngest {
   readonly #deps: IngestDependencies;
-  readonly #drafts = new Map<string, PendingDraft>();
+  readonly #drafts: Drafts<PreparedUpload>;
 
   constructor(deps: IngestDependencies) {
     this.#deps = deps;
+    this.#drafts = new Drafts({
+      ttlMs: deps.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS,
+      max: MAX_PENDING_DRAFTS,
+      onExpire: (draft) => this.#unpin(draft.records),
+      now: deps.now,
+    });
   }
 
   /** Everything at once, for an author whose signing key the node holds. */
@@ -101,37 +105,33 @@ export class FhirIngest {
 
   /** Stores the content and returns the unsigned records; `commit` with the author's signatures records them. */
   async prepare(request: IngestRequest): Promise<IngestDraft> {
-    if (this.#drafts.size >= MAX_PENDING_DRAFTS) throw new ExchangeError('UNAVAILABLE', `too many uncommitted uploads (${MAX_PENDING_DRAFTS}); commit or let them expire`);
+    this.#drafts.assertRoom();
     const draft = await this.#prepare(request).catch(rethrow);
-    const draftId = randomBytes(16).toString('hex');
-    const ttl = this.#deps.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS;
-    const timer = setTimeout(() => void this.#expire(draftId), ttl);
-    timer.unref();
-    const pending: PendingDraft = { ...draft, draftId, expiresAt: new Date(this.#now() + ttl), authorId: request.author.id, timer };
-    this.#drafts.set(draftId, pending);
-    return pending;
+    try {
+      return { ...draft, ...this.#drafts.add(request.author.id, draft) };
+    } catch (e) {
+      await this.#unpin(draft.records); // no room any more (concurrent prepares)
+      throw e;
+    }
   }
 
   /** Submits a prepared draft with the author's signatures (in the order of `draft.records`). */
-  async commit(draftId: string, authorId: string, signatures: readonly string[]): Promise<IngestResult> {
-    const draft = this.#drafts.get(draftId);
-    if (draft === undefined || draft.authorId !== authorId) throw new ExchangeError('NOT_FOUND', `no pending upload ${draftId} of yours (it may have expired)`);
-    if (signatures.length !== draft.records.length) {
-      throw new ExchangeError('BAD_USER_INPUT', `signatures: the upload has ${draft.records.length} records, got ${signatures.length} signatures`);
-    }
+  commit(draftId: string, authorId: string, signatures: readonly string[]): Promise<IngestResult> {
     // A refused commit (a bad signature) keeps the draft so the client can retry; a success removes it.
-    const result = await this.#submit(draft, signatures).catch(rethrow);
-    clearTimeout(draft.timer);
-    this.#drafts.delete(draftId);
-    return result;
+    return this.#drafts.commit(draftId, authorId, async (draft) => {
+      if (signatures.length !== draft.records.length) {
+        throw new ExchangeError('BAD_USER_INPUT', `signatures: the upload has ${draft.records.length} records, got ${signatures.length} signatures`);
+      }
+      return this.#submit(draft, signatures).catch(rethrow);
+    });
   }
 
   /** Unpins every pending draft's content (node shutdown). */
-  async close(): Promise<void> {
-    await Promise.all([...this.#drafts.keys()].map((id) => this.#expire(id)));
+  close(): Promise<void> {
+    return this.#drafts.close();
   }
 
-  async #prepare(request: IngestRequest): Promise<Omit<IngestDraft, 'draftId' | 'expiresAt'>> {
+  async #prepare(request: IngestRequest): Promise<PreparedUpload> {
     const { ledger, blobs, validator, organisation, directory } = this.#deps;
     const { author, patientId } = request;
     const patient = await ledger.participant(patientId);
@@ -169,25 +169,13 @@ export class FhirIngest {
     return { records: result, summaries: draft.summaries, omitted: draft.omitted, transactionId, blockNumber };
   }
 
-  async #expire(draftId: string): Promise<void> {
-    const draft = this.#drafts.get(draftId);
-    if (draft === undefined) return;
-    clearTimeout(draft.timer);
-    this.#drafts.delete(draftId);
-    await this.#unpin(draft.records);
-  }
-
   async #unpin(records: readonly RecordSigningContent[]): Promise<void> {
     await Promise.all(records.map((r) => this.#deps.blobs.unpin(r.metadata.cid).catch(() => undefined)));
-  }
-
-  #now(): number {
-    return (this.#deps.now ?? Date.now)();
   }
 }
 
 /** The checks the contract will make anyway, made before anything is stored so a refusal costs nothing. */
-function checkParties(author: Participant, patient: Participant, organisation: string): void {
+export function checkParties(author: Participant, patient: Participant, organisation: string): void {
   if (patient.kind !== 'patient') throw new ExchangeError('BAD_USER_INPUT', `patientId: participant ${patient.id} is a ${patient.kind}, not a patient`);
   if (patient.status !== 'active') throw new ExchangeError('FORBIDDEN', `patientId: patient ${patient.id} is ${patient.status}`);
   if (author.status !== 'active') throw new ExchangeError('FORBIDDEN', `you are ${author.status}`);

@@ -64,6 +64,7 @@ export interface NodeConfig {
     maxAliases: number;
     maxQueryCost: number;
     maxPageSize: number;
+    draftTtlSeconds: number;
   };
   auth: { maxTokenLifetimeSeconds: number; clockSkewSeconds: number };
   custodyKeyFile: string;
@@ -340,6 +341,7 @@ const FIELDS = [
   { key: 'limits.maxAliases', env: 'PIE_MAX_ALIASES', kind: int(0, 1000), default: 15, doc: 'GraphQL alias limit' },
   { key: 'limits.maxQueryCost', env: 'PIE_MAX_QUERY_COST', kind: int(1, 1_000_000), default: 20_000, doc: 'GraphQL query cost limit (graphql-armor: objects 2, scalars 1, ×1.5 per level; a 5-level record page with authors ≈ 7,500)' },
   { key: 'limits.maxPageSize', env: 'PIE_MAX_PAGE_SIZE', kind: int(1, 100), default: 100, doc: 'largest page of a paginated field' },
+  { key: 'limits.draftTtlSeconds', env: 'PIE_DRAFT_TTL_SECONDS', kind: int(1, 86_400), default: 600, doc: 'how long an upload prepared for signing in the author’s client (prepareFhirIngest, prepareCreateEmr) waits for its commit' },
 
   { key: 'auth.maxTokenLifetimeSeconds', env: 'PIE_MAX_TOKEN_LIFETIME_SECONDS', kind: int(60, 3600), default: 600, doc: 'longest accepted bearer token lifetime (exp - iat)' },
   { key: 'auth.clockSkewSeconds', env: 'PIE_CLOCK_SKEW_SECONDS', kind: int(0, 300), default: 30, doc: 'tolerated clock skew for token times' },

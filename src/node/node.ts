@@ -24,6 +24,7 @@ import { PieLedger } from '../chain/pie-ledger.js';
 import { writeFileAtomic } from '../crypto/keystore/atomic-file.js';
 import { CustodyStore } from '../custody/index.js';
 import { ExchangeError, toExchangeError } from '../exchange/errors.js';
+import { BlobRecords } from '../exchange/blob-records.js';
 import { FhirIngest } from '../exchange/ingest.js';
 import { FhirValidatorPool, ReferenceDirectory } from '../fhir/index.js';
 import type { LedgerStatus, NodeServices, OrgBootstrap } from '../resolvers/index.js';
@@ -57,6 +58,11 @@ export class ParticipantCache {
     });
     this.#entries.set(id, { at: now, value });
     return value;
+  }
+
+  /** The next `get` of `id` reads the ledger (its entry changed). */
+  forget(id: string): void {
+    this.#entries.delete(id);
   }
 }
 
@@ -167,8 +173,17 @@ async function connectLedger(config: NodeConfig, stack: Step[]): Promise<{ clien
   };
   const client = LedgerClient.connect(connection);
   stack.push({ name: 'ledger client', stop: async () => client.close() });
-  // A real peer's chain is verified by the peer; the node reports what the gateway offers (nothing, here).
-  const status = async (): Promise<LedgerStatus> => ({ channel: l.channel, height: 0, lastBlockHash: null, verify: async () => null });
+  // The peer's own view through Fabric's query system chaincode (qscc GetChainInfo). A real peer verifies its chain
+  // itself (hash links, orderer signatures), so there is nothing for the node to walk: verify answers null.
+  const status = async (): Promise<LedgerStatus> => {
+    const info = await client.chainInfo();
+    return {
+      channel: l.channel,
+      height: Number(info.height),
+      lastBlockHash: info.height === 0n ? null : Buffer.from(info.currentBlockHash).toString('hex'),
+      verify: async () => null,
+    };
+  };
   return { client, status };
 }
 
@@ -199,22 +214,27 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartN
     const custody = await CustodyStore.open({ dir: join(config.dataDir, 'custody'), keyFile: config.custodyKeyFile });
     const validator = await FhirValidatorPool.start();
     stack.push({ name: 'FHIR validator', stop: () => validator.close() });
-    const ingest = new FhirIngest({ ledger, blobs: storage.blobs, validator, organisation: config.organisation, directory: options.directory });
+    const draftTtlMs = config.limits.draftTtlSeconds * 1000;
+    const ingest = new FhirIngest({ ledger, blobs: storage.blobs, validator, organisation: config.organisation, directory: options.directory, draftTtlMs });
     stack.push({ name: 'uploads', stop: () => ingest.close() });
+    const blobRecords = new BlobRecords({ ledger, blobs: storage.blobs, organisation: config.organisation, draftTtlMs });
+    stack.push({ name: 'record drafts', stop: () => blobRecords.close() });
     const { bootstrap, newCode } = await FirstAdminBootstrap.open(config.dataDir, ledger);
 
+    // The caller's ledger entry, read once per request (token check and context share it) and kept a moment.
+    const callers = new ParticipantCache(ledger, CALLER_CACHE_MS);
     const services: NodeServices = {
       organisation: config.organisation,
       ledger,
       blobs: storage.blobs,
       ingest,
+      blobRecords,
       custody,
       bootstrap,
       maxPageSize: config.limits.maxPageSize,
       ledgerStatus: status,
+      participantChanged: (id) => callers.forget(id),
     };
-    // The caller's ledger entry, read once per request (token check and context share it) and kept a moment.
-    const callers = new ParticipantCache(ledger, CALLER_CACHE_MS);
     const verifier = new AccessTokenVerifier({
       audience: config.audience,
       resolveSigningKey: async (id) => {

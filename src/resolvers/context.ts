@@ -5,6 +5,7 @@
 import type { Participant } from '../../chaincode/src/domain/index.js';
 import type { PieLedger } from '../chain/pie-ledger.js';
 import type { CustodyStore } from '../custody/index.js';
+import type { BlobRecords } from '../exchange/blob-records.js';
 import type { FhirIngest } from '../exchange/ingest.js';
 import type { BlobStore } from '../storage/index.js';
 import type { Loaders } from './loaders.js';
@@ -27,10 +28,14 @@ export interface NodeServices {
   readonly ledger: PieLedger;
   readonly blobs: BlobStore;
   readonly ingest: FhirIngest;
+  /** records for content uploaded through POST /blobs */
+  readonly blobRecords: BlobRecords;
   readonly custody: CustodyStore;
   readonly bootstrap: OrgBootstrap;
   readonly maxPageSize: number;
   ledgerStatus(): Promise<LedgerStatus>;
+  /** Drops what the node remembers of a participant (its status changed), so its next request sees the ledger's. */
+  participantChanged(id: string): void;
 }
 
 export interface Caller {

@@ -1,9 +1,15 @@
-/** Participants: who am I, public participant data, registration by an organisation admin, the first admin. */
+/**
+ * Participants: who am I, public participant data, registration and suspension by an organisation admin, the first
+ * admin. Organisation operations run under this node's Fabric identity (its organisation's admin), so the resolver
+ * first makes sure the caller is an admin of this node's organisation and, for an existing participant, of the
+ * participant's own; the contract checks the organisation again.
+ */
 import 'reflect-metadata'; // type-graphql reads decorator metadata while these classes are defined
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { DEFAULT_CLEARANCE, PARTICIPANT_ID } from '../../chaincode/src/domain/index.js';
 import type { Participant as LedgerParticipant } from '../../chaincode/src/domain/index.js';
 import { ExchangeError } from '../exchange/errors.js';
+import { ParticipantStatusEnum } from '../schema/enums.js';
 import { RegisterParticipantInput } from '../schema/inputs.js';
 import { Participant, RegisteredParticipant } from '../schema/types.js';
 import { requireCaller, requireKind } from './access.js';
@@ -59,6 +65,31 @@ export class ParticipantResolver {
       await services.custody.discard(account.signingKey).catch(() => undefined);
       throw e;
     }
+  }
+
+  @Mutation(() => Participant, {
+    description:
+      'An organisation admin suspends (SUSPENDED) or reactivates (ACTIVE) a participant of its own organisation; a suspended participant’s tokens are refused and it can no longer sign actions or author records',
+  })
+  async setParticipantStatus(
+    @Arg('participantId', () => ID) participantId: string,
+    @Arg('status', () => ParticipantStatusEnum) status: ParticipantStatusEnum,
+    @Ctx() ctx: RequestContext,
+  ): Promise<LedgerParticipant> {
+    const admin = requireKind(ctx, ['org-admin'], 'setParticipantStatus').participant;
+    const { services } = ctx;
+    if (admin.org !== services.organisation) throw new ExchangeError('FORBIDDEN', `this node administers participants of ${services.organisation}`);
+    if (!PARTICIPANT_ID.test(participantId)) throw new ExchangeError('BAD_USER_INPUT', 'participantId: must be a participant id (32 hex characters)');
+    if (participantId === admin.id) throw new ExchangeError('FORBIDDEN', 'setParticipantStatus: an admin may not change its own status; another admin of the organisation must');
+    const target = await ctx.loaders.participant.load(participantId);
+    if (target === null) throw new ExchangeError('NOT_FOUND', `participant ${participantId} not found`);
+    if (target.org !== admin.org) {
+      throw new ExchangeError('FORBIDDEN', `participant ${participantId} belongs to ${target.org}; only an admin of that organisation may change its status`);
+    }
+    const { result } = await services.ledger.setParticipantStatus(participantId, status);
+    // this node refuses the participant's next token at once (other nodes within their 1 s cache)
+    services.participantChanged(participantId);
+    return result;
   }
 
   @Mutation(() => Participant, {

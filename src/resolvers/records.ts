@@ -1,11 +1,13 @@
 /**
- * EMR records: read, search, and upload (FHIR through src/exchange, binary content through POST /blobs + createEmr).
- * Field resolvers apply the least-privilege rules of access.ts and batch their ledger reads through the loaders.
+ * EMR records: read, search, and upload (FHIR through src/exchange/ingest.ts, binary content through POST /blobs +
+ * createEmr or prepareCreateEmr / commitCreateEmr, src/exchange/blob-records.ts). Field resolvers apply the
+ * least-privilege rules of access.ts and batch their ledger reads through the loaders.
  */
 import 'reflect-metadata'; // type-graphql reads decorator metadata while these classes are defined
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { canonicalJson, canonicalRecordBytes, PARTICIPANT_ID, parseRecordSummary, verifyAuthorSignature } from '../../chaincode/src/domain/index.js';
+import { canonicalJson, PARTICIPANT_ID, verifyAuthorSignature } from '../../chaincode/src/domain/index.js';
+import type { SubmitResult } from '../chain/client.js';
 import type {
   AccessPolicy as LedgerPolicy,
   AccessRequest as LedgerRequest,
@@ -14,12 +16,12 @@ import type {
   Participant as LedgerParticipant,
   RecordMetadata,
 } from '../../chaincode/src/domain/index.js';
-import { readEnvelopeHeader } from '../crypto/envelope/index.js';
 import { Signer } from '../crypto/umbral/index.js';
 import { ExchangeError } from '../exchange/errors.js';
 import type { IngestResult, RecordSigner } from '../exchange/ingest.js';
 import { CreateEmrInput, EmrFilter } from '../schema/inputs.js';
-import { AccessPolicy, AccessRequest, EmrConnection, EmrMetadata, EmrRecord, IngestDraft, IngestPayload, Participant, ReencryptionGrant } from '../schema/types.js';
+import type { BlobRecordInput } from '../exchange/blob-records.js';
+import { AccessPolicy, AccessRequest, EmrConnection, EmrDraft, EmrMetadata, EmrRecord, IngestDraft, IngestPayload, Participant, ReencryptionGrant } from '../schema/types.js';
 import { allPages } from './paging.js';
 import { isPartyTo, mayLocateContent, requireCaller, requireKind, visibleRecord } from './access.js';
 import type { Caller, RequestContext } from './context.js';
@@ -27,20 +29,30 @@ import { searchRecords, type RecordPage } from './search.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-/** The custodial author's signer; a self-custodied author uses prepareFhirIngest / commitFhirIngest instead. */
-function custodialSigner(ctx: RequestContext, caller: Caller, mutation: string): RecordSigner {
+/** The custodial author's signer; a self-custodied author uses the prepare / commit mutations instead. */
+function custodialSigner(ctx: RequestContext, caller: Caller, mutation: 'ingestFhir' | 'createEmr'): RecordSigner {
   if (!caller.custodial) {
-    throw new ExchangeError('BAD_USER_INPUT', `${mutation}: your signing key is in your own client; use prepareFhirIngest, sign the payloads, then commitFhirIngest`);
+    const [prepare, commit] = mutation === 'ingestFhir' ? ['prepareFhirIngest', 'commitFhirIngest'] : ['prepareCreateEmr', 'commitCreateEmr'];
+    throw new ExchangeError('BAD_USER_INPUT', `${mutation}: your signing key is in your own client; use ${prepare}, sign the payloads, then ${commit}`);
   }
   return (messages) => ctx.services.custody.withKeys(caller.participant.id, (keys) => messages.map((m) => hex(new Signer(keys.signing).sign(m).toBEBytes())));
 }
 
-const payload = (r: IngestResult): IngestPayload => ({
-  records: r.records as never,
-  omitted: [...r.omitted],
-  transactionId: r.transactionId,
-  blockNumber: Number(r.blockNumber),
-});
+/** The loaders learn which transaction recorded what was just submitted (no history read for it). */
+function recorded<T extends { transactionId: string }>(ctx: RequestContext, records: readonly LedgerRecord[], result: T): T {
+  for (const r of records) ctx.loaders.recordTransaction.prime(r.id, result.transactionId);
+  return result;
+}
+
+const payload = (ctx: RequestContext, r: IngestResult): IngestPayload =>
+  recorded(ctx, r.records, {
+    records: r.records as never,
+    omitted: [...r.omitted],
+    transactionId: r.transactionId,
+    blockNumber: Number(r.blockNumber),
+  });
+
+const createdRecord = (ctx: RequestContext, r: SubmitResult<LedgerRecord>): LedgerRecord => recorded(ctx, [r.result], r).result;
 
 @Resolver(() => EmrRecord)
 export class EmrRecordResolver {
@@ -71,7 +83,7 @@ export class EmrRecordResolver {
     const caller = requireKind(ctx, ['physician', 'patient'], 'ingestFhir');
     checkPatientId(patientId);
     const sign = custodialSigner(ctx, caller, 'ingestFhir');
-    return payload(await ctx.services.ingest.ingest({ input: bundle, patientId, author: caller.participant }, sign));
+    return payload(ctx, await ctx.services.ingest.ingest({ input: bundle, patientId, author: caller.participant }, sign));
   }
 
   @Mutation(() => IngestDraft, { description: 'ingestFhir for an author who signs in its own client: stores the content and returns what to sign' })
@@ -99,47 +111,40 @@ export class EmrRecordResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<IngestPayload> {
     const caller = requireKind(ctx, ['physician', 'patient'], 'commitFhirIngest');
-    return payload(await ctx.services.ingest.commit(draftId, caller.participant.id, signatures));
+    return payload(ctx, await ctx.services.ingest.commit(draftId, caller.participant.id, signatures));
   }
 
-  @Mutation(() => EmrRecord, { description: 'records content uploaded through POST /blobs (binary EMRs); custodial authors' })
+  @Mutation(() => EmrRecord, {
+    description: 'Records content uploaded through POST /blobs (binary EMRs), signed with the key the node holds: custodial authors; others use prepareCreateEmr',
+  })
   async createEmr(@Arg('input', () => CreateEmrInput) input: CreateEmrInput, @Ctx() ctx: RequestContext): Promise<LedgerRecord> {
     const caller = requireKind(ctx, ['physician', 'patient'], 'createEmr');
     checkPatientId(input.patientId);
     const sign = custodialSigner(ctx, caller, 'createEmr');
-    const { ledger, organisation, blobs } = ctx.services;
-    const stat = await blobs.stat(input.cid);
-    if (stat.size !== input.size) throw new ExchangeError('BAD_USER_INPUT', `input.size: ${input.cid} holds ${stat.size} bytes, not ${input.size}`);
-    // The capsule recorded must be the envelope's own (the proxies re-encrypt it), and content is recorded once.
-    const { keyBlock } = await readEnvelopeHeader(blobs.get(input.cid));
-    if (Buffer.from(keyBlock.capsule.toBytes()).toString('base64') !== input.capsule) {
-      throw new ExchangeError('BAD_USER_INPUT', `input.capsule: is not the capsule of the envelope ${input.cid}`);
-    }
-    if ((await ledger.searchRecords('cid', [input.cid], { pageSize: 1 })).items.length > 0) {
-      throw new ExchangeError('CONFLICT', `input.cid: ${input.cid} is already recorded`);
-    }
-    const summary = parseRecordSummary(stripNulls(input.summary), 'input.summary');
-    const policy = await ledger.patientPolicy(input.patientId);
-    const metadata: RecordMetadata = {
-      cid: input.cid,
-      size: input.size,
-      mediaType: input.mediaType,
-      contentHash: input.contentHash,
-      capsule: input.capsule,
-      envelopeVersion: input.envelopeVersion,
+    return createdRecord(ctx, await ctx.services.blobRecords.create(blobRecordInput(input), caller.participant, sign));
+  }
+
+  @Mutation(() => EmrDraft, {
+    description: 'createEmr for an author who signs in its own client: checks the content and returns the record and the exact bytes to sign; commitCreateEmr records it',
+  })
+  async prepareCreateEmr(@Arg('input', () => CreateEmrInput) input: CreateEmrInput, @Ctx() ctx: RequestContext): Promise<EmrDraft> {
+    const caller = requireKind(ctx, ['physician', 'patient'], 'prepareCreateEmr');
+    checkPatientId(input.patientId);
+    const draft = await ctx.services.blobRecords.prepare(blobRecordInput(input), caller.participant);
+    return {
+      draftId: draft.draftId,
+      expiresAt: draft.expiresAt,
+      record: JSON.parse(canonicalJson(draft.record)) as Record<string, unknown>,
+      signingPayload: Buffer.from(draft.signingPayload).toString('base64'),
     };
-    const unsigned = {
-      id: `emr-${hex(crypto.getRandomValues(new Uint8Array(16)))}`,
-      version: 1,
-      patientId: input.patientId,
-      authorId: caller.participant.id,
-      hospital: organisation,
-      summary,
-      metadata,
-      policy: JSON.parse(canonicalJson(policy)) as LedgerPolicy,
-    };
-    const [authorSignature] = await sign([canonicalRecordBytes(unsigned)]);
-    return (await ledger.createRecord({ ...unsigned, authorSignature: authorSignature! })).result;
+  }
+
+  @Mutation(() => EmrRecord, {
+    description: 'records a prepared record with the author’s signature (hex r‖s over the draft’s signingPayload), verified before it is submitted',
+  })
+  async commitCreateEmr(@Arg('draftId', () => ID) draftId: string, @Arg('signature') signature: string, @Ctx() ctx: RequestContext): Promise<LedgerRecord> {
+    const caller = requireKind(ctx, ['physician', 'patient'], 'commitCreateEmr');
+    return createdRecord(ctx, await ctx.services.blobRecords.commit(draftId, caller.participant, signature));
   }
 
   // ---- fields ----
@@ -196,15 +201,25 @@ export class EmrRecordResolver {
   }
 
   @FieldResolver(() => ID, { nullable: true, description: 'the transaction that recorded this version' })
-  async transactionId(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<string | null> {
-    const history = await ctx.services.ledger.history('record', r.id);
-    return history[0]?.txId ?? null;
+  transactionId(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<string | null> {
+    return ctx.loaders.recordTransaction.load(r.id);
+  }
+
+  @FieldResolver(() => Int, {
+    nullable: true,
+    description: 'number of the block holding the transaction that recorded this version (Fabric qscc GetBlockByTxID); null while the peer does not know it',
+  })
+  async blockNumber(@Root() r: LedgerRecord, @Ctx() ctx: RequestContext): Promise<number | null> {
+    const txId = await ctx.loaders.recordTransaction.load(r.id);
+    return txId === null ? null : ctx.loaders.blockOfTransaction.load(txId);
   }
 }
 
 function checkPatientId(id: string): void {
   if (!PARTICIPANT_ID.test(id)) throw new ExchangeError('BAD_USER_INPUT', 'patientId: must be a participant id (32 hex characters)');
 }
+
+const blobRecordInput = (input: CreateEmrInput): BlobRecordInput => ({ ...input, summary: stripNulls(input.summary) });
 
 /** GraphQL gives absent optional input fields as null; the ledger's parsers want them absent. */
 function stripNulls<T extends object>(o: T): T {

@@ -185,6 +185,14 @@ export class IngestDraft {
   @Field(() => [OmittedResource]) omitted!: OmittedResource[];
 }
 
+@ObjectType({ description: 'A record for content uploaded through POST /blobs, checked but not yet recorded: the author signs signingPayload with its own key, then commits' })
+export class EmrDraft {
+  @Field(() => ID) draftId!: string;
+  @Field(() => GraphQLDateTimeISO) expiresAt!: Date;
+  @Field(() => GraphQLJSONObject, { description: 'the record without its signature, as it will be submitted (the ledger adds the timestamp)' }) record!: Record<string, unknown>;
+  @Field({ description: 'base64 of the exact bytes to sign (ECDSA-SHA256 over canonicalRecordBytes(record); r‖s hex back to commitCreateEmr)' }) signingPayload!: string;
+}
+
 @ObjectType()
 export class RegisteredParticipant {
   @Field(() => Participant) participant!: Participant;

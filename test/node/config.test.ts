@@ -88,6 +88,7 @@ describe('defaults', () => {
         maxAliases: 15,
         maxQueryCost: 20_000,
         maxPageSize: 100,
+        draftTtlSeconds: 600,
       },
       auth: { maxTokenLifetimeSeconds: 600, clockSkewSeconds: 30 },
       custodyKeyFile: join(cwd, '.pie/node/custody/master.key'),
@@ -210,6 +211,7 @@ describe('validation of environment values', () => {
     ['PIE_MAX_ALIASES', 0, 1000],
     ['PIE_MAX_QUERY_COST', 1, 1_000_000],
     ['PIE_MAX_PAGE_SIZE', 1, 100],
+    ['PIE_DRAFT_TTL_SECONDS', 1, 86_400],
     ['PIE_MAX_TOKEN_LIFETIME_SECONDS', 60, 3600],
     ['PIE_CLOCK_SKEW_SECONDS', 0, 300],
     ['PIE_SHUTDOWN_TIMEOUT_MS', 0, 600_000],
@@ -664,7 +666,7 @@ describe('ENV_VARS', () => {
     expect(names).toEqual(
       expect.arrayContaining(['PIE_DATA_DIR', 'PIE_HOST', 'PIE_PORT', 'PIE_ORG', 'PIE_AUDIENCE', 'NODE_ENV', 'PIE_LOG_LEVEL', 'PIE_LEDGER']),
     );
-    expect(names).toHaveLength(33);
+    expect(names).toHaveLength(34);
     const row = (name: string) => ENV_VARS.find((v) => v.name === name);
     expect(row('PIE_PORT')).toMatchObject({ key: 'port', default: '4000' });
     expect(row('PIE_DATA_DIR')?.default).toBe('<cwd>/.pie/node');

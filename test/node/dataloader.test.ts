@@ -1,5 +1,6 @@
 // DataLoader: a page of 100 records with their authors and patients costs a bounded number of ledger evaluations
-// (one batched participant read), not one per field.
+// (one batched participant read), not one per field; their transactions' block numbers cost one lookup per distinct
+// transaction, not one per record.
 import { jest } from '@jest/globals';
 import { PATIENT_FILES, readSample } from '../fhir/samples.js';
 import { registerCustodial, registerWithKeys, startTestNode } from './harness.js';
@@ -13,7 +14,10 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const INGEST = 'mutation($b: JSONObject!, $p: ID!) { ingestFhir(bundle: $b, patientId: $p) { records { id } } }';
+const INGEST = 'mutation($b: JSONObject!, $p: ID!) { ingestFhir(bundle: $b, patientId: $p) { records { id } transactionId blockNumber } }';
+/** per record id, the upload that recorded it */
+const uploads = new Map<string, { transactionId: string; blockNumber: number }>();
+let doctorClient: { request<T>(q: string): Promise<T> };
 const PAGE = `{ emrs(first: 100) { edges { node { id author { id kind } patient { id kind } signatureValid } } pageInfo { hasNextPage } } }`;
 
 it('a page of 100 records with authors and patients costs a few evaluations, independent of the page size', async () => {
@@ -21,10 +25,15 @@ it('a page of 100 records with authors and patients costs a few evaluations, ind
   let stored = 0;
   for (const [i, file] of PATIENT_FILES.entries()) {
     const patient = await registerWithKeys(t, 'PATIENT');
-    const r = await doctors[i % 2]!.client.request<{ ingestFhir: { records: unknown[] } }>(INGEST, { b: readSample(file), p: patient.id });
+    const r = await doctors[i % 2]!.client.request<{ ingestFhir: { records: { id: string }[]; transactionId: string; blockNumber: number } }>(INGEST, {
+      b: readSample(file),
+      p: patient.id,
+    });
     stored += r.ingestFhir.records.length;
+    for (const { id } of r.ingestFhir.records) uploads.set(id, { transactionId: r.ingestFhir.transactionId, blockNumber: r.ingestFhir.blockNumber });
   }
   expect(stored).toBeGreaterThan(100);
+  doctorClient = doctors[0]!.client;
 
   const evaluate = jest.spyOn(t.node.services.ledger.client, 'evaluate');
   const { emrs } = await doctors[0]!.client.request<{ emrs: { edges: { node: { author: { id: string }; patient: { id: string }; signatureValid: boolean } }[] } }>(PAGE);
@@ -41,3 +50,24 @@ it('a page of 100 records with authors and patients costs a few evaluations, ind
   expect(calls.filter((fn) => fn === 'SearchRecords').length).toBeLessThanOrEqual(2);
   expect(calls.length).toBeLessThanOrEqual(5);
 }, 180_000);
+
+it('transactionId and blockNumber of a page of 100 records: one block lookup per distinct transaction, the upload’s own', async () => {
+  const { ledger } = t.node.services;
+  const histories = jest.spyOn(ledger, 'history');
+  const lookups = jest.spyOn(ledger, 'transactionBlockNumber');
+  const { emrs } = await doctorClient.request<{ emrs: { edges: { node: { id: string; transactionId: string; blockNumber: number } }[] } }>(
+    '{ emrs(first: 100) { edges { node { id transactionId blockNumber } } } }',
+  );
+  const historyCalls = histories.mock.calls.length;
+  const lookupCalls = lookups.mock.calls.map((c) => c[0]);
+  histories.mockRestore();
+  lookups.mockRestore();
+  expect(emrs.edges).toHaveLength(100);
+  for (const { node } of emrs.edges) expect({ id: node.id, transactionId: node.transactionId, blockNumber: node.blockNumber }).toEqual({ id: node.id, ...uploads.get(node.id) });
+  const transactions = new Set(emrs.edges.map((e) => e.node.transactionId));
+  expect(transactions.size).toBeGreaterThan(1);
+  expect(transactions.size).toBeLessThan(100);
+  // one history read per record (transactionId and blockNumber share it), one block lookup per transaction
+  expect(historyCalls).toBe(100);
+  expect(lookupCalls.sort()).toEqual([...transactions].sort());
+}, 60_000);

@@ -14,6 +14,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { CodedError } from '../../errors.js';
 import { LockFileError, takeLockFile } from '../../lock-file.js';
 import { ChaincodeRunner } from './chaincode-runner.js';
+import { DELIVER_SERVICE, deliverServiceImplementation } from './deliver-service.js';
 import { gatewayServiceImplementation, startGatewayServer } from './gateway-service.js';
 import { Ledger } from './ledger.js';
 import { Msp } from './msp.js';
@@ -123,7 +124,7 @@ export class Devnet {
       const host = o.host ?? '127.0.0.1';
       let address = '';
       const impl = gatewayServiceImplementation({ ledger, msp, runner, orderer, peer, address: () => address });
-      const { server, port } = await startGatewayServer(impl, host, o.port ?? 0);
+      const { server, port } = await startGatewayServer(impl, host, o.port ?? 0, [{ definition: DELIVER_SERVICE, implementation: deliverServiceImplementation({ ledger, msp }) }]);
       address = `${host}:${port}`;
       const net = new Devnet(o.dataDir, msp, ledger, orderer, channelId, chaincodeName, gatewayOrg, address, server, unlock);
       await net.writeConnectionDetails();

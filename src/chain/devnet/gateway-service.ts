@@ -6,6 +6,7 @@
  *   of a consortium MSP and sign with low-S (PERMISSION_DENIED otherwise);
  * - chaincode errors come back as Fabric's do: status UNKNOWN (Evaluate) or ABORTED (Endorse) with a
  *   gateway.ErrorDetail "chaincode response 500, <message>" in the grpc-status-details-bin trailer;
+ * - Evaluate of chaincode "qscc" answers Fabric's ledger queries (qscc.ts); Endorse of it is refused;
  * - Submit hands the signed envelope to the orderer; CommitStatus waits for the commit and returns the validation
  *   code; ChaincodeEvents streams one response per block with matching events, from the requested position.
  */
@@ -18,7 +19,9 @@ import { MspError } from './msp.js';
 import type { Member, Msp, SigningIdentity } from './msp.js';
 import type { Orderer } from './orderer.js';
 import { OrdererError } from './orderer.js';
+import { invokeQscc, QSCC } from './qscc.js';
 import { decodeProposal, endorse, parseTransaction, preparedTransaction, TransactionError } from './transaction.js';
+import type { DecodedProposal } from './transaction.js';
 
 const { Any } = anyPb; // a CommonJS module without named ESM exports
 
@@ -102,19 +105,23 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
     if (requested !== channelId) throw gatewayError(grpc.status.NOT_FOUND, `channel "${requested}" not found (this network has "${channelId}")`);
   };
 
-  /** Decodes, authenticates and runs a proposal. */
-  const simulate = async (sp: peer.SignedProposal | undefined, requestTxId: string, requestChannel: string) => {
+  /** Decodes and authenticates a proposal. */
+  const authorise = async (sp: peer.SignedProposal | undefined, requestTxId: string, requestChannel: string): Promise<DecodedProposal> => {
     if (!sp) throw gatewayError(grpc.status.INVALID_ARGUMENT, 'a proposal is required');
     const p = decodeProposal(sp);
     checkChannel(p.channelId);
     if (requestChannel !== '' && requestChannel !== p.channelId) throw gatewayError(grpc.status.INVALID_ARGUMENT, 'request channel differs from the proposal');
     if (requestTxId !== '' && requestTxId !== p.txId) throw gatewayError(grpc.status.INVALID_ARGUMENT, 'request transaction id differs from the proposal');
     await o.msp.verifySignature(p.creator.mspId, p.creator.certificatePem, p.proposalBytes, p.signature);
+    return p;
+  };
+
+  /** Runs an authorised proposal on the installed chaincode. */
+  const simulate = async (p: DecodedProposal) => {
     if (p.chaincodeName !== o.runner.name) {
       throw gatewayError(grpc.status.NOT_FOUND, `chaincode "${p.chaincodeName}" is not installed on channel "${channelId}"`);
     }
-    const sim = await o.runner.simulate(o.ledger.state, { channelId: p.channelId, txId: p.txId, input: p.input, signedProposal: sp });
-    return { p, sim };
+    return o.runner.simulate(o.ledger.state, { channelId: p.channelId, txId: p.txId, input: p.input, signedProposal: p.signedProposal });
   };
 
   const chaincodeFailure = (status: grpc.status, summary: string, sim: { status: number; message: string }): grpc.ServiceError =>
@@ -122,7 +129,9 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
 
   return {
     evaluate: unary<gateway.EvaluateRequest, gateway.EvaluateResponse>(async (req) => {
-      const { sim } = await simulate(req.getProposedTransaction(), req.getTransactionId(), req.getChannelId());
+      const p = await authorise(req.getProposedTransaction(), req.getTransactionId(), req.getChannelId());
+      // the query system chaincode answers from the ledger itself (chain info, blocks, transactions)
+      const sim = p.chaincodeName === QSCC ? await invokeQscc(o.ledger, p.input.getArgsList_asU8()) : await simulate(p);
       if (sim.status >= 400) {
         throw chaincodeFailure(grpc.status.UNKNOWN, `evaluate call to endorser returned error: chaincode response ${sim.status}, ${sim.message}`, sim);
       }
@@ -136,7 +145,11 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
     }),
 
     endorse: unary<gateway.EndorseRequest, gateway.EndorseResponse>(async (req) => {
-      const { p, sim } = await simulate(req.getProposedTransaction(), req.getTransactionId(), req.getChannelId());
+      const p = await authorise(req.getProposedTransaction(), req.getTransactionId(), req.getChannelId());
+      if (p.chaincodeName === QSCC) {
+        throw gatewayError(grpc.status.INVALID_ARGUMENT, `chaincode "${QSCC}" answers queries only: use Evaluate (it does not endorse transactions for ordering)`);
+      }
+      const sim = await simulate(p);
       if (sim.status >= 400) throw chaincodeFailure(grpc.status.ABORTED, 'failed to endorse transaction, see attached details for more info', sim);
       const res = new gateway.EndorseResponse();
       res.setPreparedTransaction(preparedTransaction(p, [endorse(p, sim, o.peer)]));
@@ -236,15 +249,20 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
   };
 }
 
-/** Binds the Gateway service on `host:port` (port 0 = any free port); returns the server and the bound port. */
+/**
+ * Binds the Gateway service, and `more` services (the peer's Deliver service), on `host:port` (port 0 = any free
+ * port); returns the server and the bound port.
+ */
 export async function startGatewayServer(
   impl: grpc.UntypedServiceImplementation,
   host: string,
   port: number,
+  more: readonly { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }[] = [],
   credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
 ): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 100 * 1024 * 1024, 'grpc.max_send_message_length': 100 * 1024 * 1024 });
   server.addService(gateway.GatewayService as unknown as grpc.ServiceDefinition, impl);
+  for (const s of more) server.addService(s.definition, s.implementation);
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
   });
