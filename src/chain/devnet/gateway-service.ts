@@ -164,7 +164,9 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
       checkChannel(tx.channelId);
       if (req.getTransactionId() !== tx.txId) throw gatewayError(grpc.status.INVALID_ARGUMENT, 'request transaction id differs from the envelope');
       await o.msp.verifySignature(tx.creator.mspId, tx.creator.certificatePem, tx.payloadBytes, tx.signature);
-      o.orderer.order(env.serializeBinary());
+      const bytes = env.serializeBinary();
+      o.ledger.noteSubmitted(bytes, tx);
+      o.orderer.order(bytes);
       return new gateway.SubmitResponse();
     }),
 

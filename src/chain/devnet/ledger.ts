@@ -101,6 +101,8 @@ export class Ledger {
   private readonly summaries: BlockSummary[] = [];
   private readonly waiters = new Map<string, ((s: TxStatus) => void)[]>();
   private readonly blockListeners = new Set<() => void>();
+  /** envelopes this peer's Submit parsed and whose creator signature it verified, by the very bytes it ordered */
+  private readonly submitted = new WeakMap<Uint8Array, ParsedTransaction>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -195,21 +197,35 @@ export class Ledger {
   }
 
   /**
+   * Notes that this peer's Submit has parsed `bytes` and verified its creator's signature, just before handing the
+   * same bytes to the orderer. The committer then reuses the parse and skips that one signature check: the dev
+   * network's gateway, orderer and committer are one process, so checking the same bytes twice adds nothing (in
+   * Fabric the orderer and the committing peer are separate parties and each checks). Anything else that reaches
+   * commit (blocks replayed from disk, envelopes ordered another way) is checked in full.
+   */
+  noteSubmitted(bytes: Uint8Array, tx: ParsedTransaction): void {
+    this.submitted.set(bytes, tx);
+  }
+
+  /**
    * The checks of one transaction that do not depend on the state or on the other transactions (Fabric's
    * ValidateTransaction and endorsement policy): payload, channel, creator signature, endorsement. VALID here means
    * "go on to the duplicate and MVCC checks".
    */
   private async checkTransaction(bytes: Uint8Array): Promise<{ code: number; tx?: ParsedTransaction }> {
-    let tx: ParsedTransaction;
-    try {
-      tx = parseTransaction(common.Envelope.deserializeBinary(bytes));
-    } catch (e) {
-      const code = e instanceof TransactionError && e.code === 'BAD_TXID' ? TxValidationCode.BAD_PROPOSAL_TXID : TxValidationCode.BAD_PAYLOAD;
-      return { code };
+    let tx = this.submitted.get(bytes);
+    const creatorChecked = tx !== undefined;
+    if (!tx) {
+      try {
+        tx = parseTransaction(common.Envelope.deserializeBinary(bytes));
+      } catch (e) {
+        const code = e instanceof TransactionError && e.code === 'BAD_TXID' ? TxValidationCode.BAD_PROPOSAL_TXID : TxValidationCode.BAD_PAYLOAD;
+        return { code };
+      }
     }
     if (tx.channelId !== this.opts.channelId) return { code: TxValidationCode.TARGET_CHAIN_NOT_FOUND, tx };
     try {
-      await this.opts.msp.verifySignature(tx.creator.mspId, tx.creator.certificatePem, tx.payloadBytes, tx.signature);
+      if (!creatorChecked) await this.opts.msp.verifySignature(tx.creator.mspId, tx.creator.certificatePem, tx.payloadBytes, tx.signature);
     } catch {
       return { code: TxValidationCode.BAD_CREATOR_SIGNATURE, tx };
     }
