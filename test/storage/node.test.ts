@@ -15,11 +15,15 @@ import type { NetworkedStorageNode } from '../../src/storage/index.js';
 import { failure, readAll } from './helpers.js';
 
 const MiB = 1024 * 1024;
-const FETCH_TIMEOUT_MS = 1500;
+/** B's per-block deadline: generous, so that real fetches under a loaded test run do not time out */
+const FETCH_TIMEOUT_MS = 20_000;
+/** C's: short, for the tests that wait for it to expire */
+const SHORT_TIMEOUT_MS = 1500;
 
 let base: string;
 let A: NetworkedStorageNode;
 let B: NetworkedStorageNode;
+let C: NetworkedStorageNode;
 let unhandled = 0;
 const onUnhandled = (): void => {
   unhandled++;
@@ -32,13 +36,16 @@ const absentCid = async (): Promise<CID> => CID.createV1(0x70, await sha256.dige
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
   base = await fsp.mkdtemp(join(tmpdir(), 'pie-storage-node-'));
-  [A, B] = await Promise.all([
+  [A, B, C] = await Promise.all([
     openStorageNode({ dataDir: join(base, 'a'), fsync: false, network: { host: '127.0.0.1', port: 0 } }),
     openStorageNode({ dataDir: join(base, 'b'), fsync: false, network: { fetchTimeoutMs: FETCH_TIMEOUT_MS } }),
+    openStorageNode({ dataDir: join(base, 'c-short'), fsync: false, network: { fetchTimeoutMs: SHORT_TIMEOUT_MS } }),
   ]);
   await B.dial(A.multiaddrs()[0]!);
+  await C.dial(A.multiaddrs()[0]!);
 });
 afterAll(async () => {
+  await C?.stop();
   await B?.stop();
   await A?.stop();
   await fsp.rm(base, { recursive: true, force: true });
@@ -79,18 +86,14 @@ test('pin fetches the whole DAG from the peer and survives the peer going away',
 
 test('content no peer has: NOT_FOUND after the per-block deadline, nothing pinned, no stray rejections', async () => {
   const absent = await absentCid();
-  let t = performance.now();
-  const e = await failure(B.blobs.get(absent));
-  const ms = performance.now() - t;
+  const t = performance.now();
+  const e = await failure(C.blobs.get(absent));
   expect(e.code).toBe('NOT_FOUND');
   expect(e.message).toMatch(/1 connected peer within 1500 ms/);
-  expect(ms).toBeGreaterThanOrEqual(FETCH_TIMEOUT_MS - 50);
-  expect(ms).toBeLessThan(FETCH_TIMEOUT_MS + 3000);
-
-  t = performance.now();
-  expect((await failure(B.blobs.pin(absent))).code).toBe('NOT_FOUND');
-  expect(performance.now() - t).toBeLessThan(FETCH_TIMEOUT_MS + 3000);
-  expect(await B.blobs.isPinned(absent)).toBe(false);
+  // the deadline cannot fire early (no upper bound: a loaded machine may be late)
+  expect(performance.now() - t).toBeGreaterThanOrEqual(SHORT_TIMEOUT_MS - 50);
+  expect((await failure(C.blobs.pin(absent))).code).toBe('NOT_FOUND');
+  expect(await C.blobs.isPinned(absent)).toBe(false);
   await new Promise((r) => setTimeout(r, 100));
   expect(unhandled).toBe(0);
 });
@@ -101,7 +104,7 @@ test.each(['get', 'stat', 'pin'] as const)("the caller's signal ends a %s fetch 
   const t = performance.now();
   const e = await failure(op === 'get' ? B.blobs.get(absent, { signal }) : B.blobs[op](absent, { signal }));
   expect(e.code).toBe('ABORTED');
-  expect(performance.now() - t).toBeLessThan(FETCH_TIMEOUT_MS); // well before the deadline would have fired
+  expect(performance.now() - t).toBeLessThan(FETCH_TIMEOUT_MS); // well before B's 20 s deadline would have fired
 });
 
 test.each([
@@ -148,7 +151,7 @@ test('allowPeers: only consortium members may connect, so a stranger cannot fetc
   const gatedId = first.peerId;
   await first.stop();
   const gated = await openStorageNode({ dataDir: gatedDir, fsync: false, network: { allowPeers: [B.peerId] } });
-  const stranger = await openStorageNode({ dataDir: strangerDir, fsync: false, network: { fetchTimeoutMs: FETCH_TIMEOUT_MS } });
+  const stranger = await openStorageNode({ dataDir: strangerDir, fsync: false, network: { fetchTimeoutMs: SHORT_TIMEOUT_MS } });
   try {
     expect(gated.peerId).toBe(gatedId);
     const content = randomBytes(300_000);
