@@ -1,38 +1,18 @@
 // src/chain/client.ts against the dev network: JSON results, contract error codes, MVCC retries with fresh
 // proposals, commit failures, transport and configuration errors.
-import { promises as fsp } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { LedgerClient, LedgerClientError } from '../../src/chain/client.js';
-import { Devnet } from '../../src/chain/devnet/devnet.js';
-import { KvContract } from './fixtures/kv-contract.js';
+import { useKvNetwork } from './fixtures/kv-network.js';
 
-let dir: string;
-let net: Devnet;
-const clients: LedgerClient[] = [];
-const open = (over: Partial<Parameters<typeof LedgerClient.connect>[0]> = {}): LedgerClient => {
-  const c = LedgerClient.connect({ endpoint: net.endpoint, channel: 'pie', chaincode: 'kv', identity: net.admin(), ...over });
-  clients.push(c);
-  return c;
-};
-
-beforeAll(async () => {
-  dir = await fsp.mkdtemp(join(tmpdir(), 'pie-client-'));
-  // A 20 ms batch timeout puts concurrent submissions into shared blocks, where read conflicts happen.
-  net = await Devnet.start({ dataDir: dir, contracts: [KvContract], chaincodeName: 'kv', fsync: false, batch: { batchTimeoutMs: 20 } });
-});
-afterAll(async () => {
-  clients.forEach((c) => c.close());
-  await net.stop();
-  await fsp.rm(dir, { recursive: true, force: true });
-});
+// A 20 ms batch timeout puts concurrent submissions into shared blocks, where read conflicts happen.
+const kv = useKvNetwork('pie-client-', { batch: { batchTimeoutMs: 20 } });
+const open = kv.open.bind(kv);
 
 test('submit returns the parsed result, transaction id and block; evaluate reads it back', async () => {
   const c = open();
   const r = await c.submit('Put', 'k', '{"a":1}');
   expect(r.result).toEqual({ a: 1 });
   expect(r.transactionId).toMatch(/^[0-9a-f]{64}$/);
-  expect(r.blockNumber).toBe(BigInt(net.ledger.height - 1));
+  expect(r.blockNumber).toBe(BigInt(kv.net.ledger.height - 1));
   expect(await c.evaluate('Get', 'k')).toEqual({ a: 1 });
 });
 
@@ -63,9 +43,9 @@ test('without retries a conflict is COMMIT_FAILED with the validation code', asy
 });
 
 test('a wrong identity is PERMISSION_DENIED, an unreachable gateway UNAVAILABLE, a bad config CONFIG', async () => {
-  const other = await net.issue('Hospital1MSP', 'mallory');
-  await expect(open({ identity: { ...net.admin(), privateKeyPem: other.privateKeyPem } }).evaluate('Get', 'k')).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+  const other = await kv.net.issue('Hospital1MSP', 'mallory');
+  await expect(open({ identity: { ...kv.net.admin(), privateKeyPem: other.privateKeyPem } }).evaluate('Get', 'k')).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
   await expect(open({ endpoint: '127.0.0.1:1', timeouts: { evaluate: 1500 } }).evaluate('Get', 'k')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-  expect(() => LedgerClient.connect({ endpoint: 'no-port', channel: 'pie', chaincode: 'kv', identity: net.admin() })).toThrow(LedgerClientError);
-  expect(() => LedgerClient.connect({ endpoint: net.endpoint, channel: 'pie', chaincode: 'kv', identity: { ...net.admin(), privateKeyPem: 'nope' } })).toThrow(/not a PEM private key/);
+  expect(() => LedgerClient.connect({ endpoint: 'no-port', channel: 'pie', chaincode: 'kv', identity: kv.net.admin() })).toThrow(LedgerClientError);
+  expect(() => LedgerClient.connect({ endpoint: kv.net.endpoint, channel: 'pie', chaincode: 'kv', identity: { ...kv.net.admin(), privateKeyPem: 'nope' } })).toThrow(/not a PEM private key/);
 });

@@ -2,33 +2,13 @@
 // uses it: chain info, blocks by number and by transaction id, processed transactions (valid and invalid ones), and
 // the refusals with their codes (unknown transaction, block past the height, malformed arguments, wrong channel,
 // Endorse of qscc).
-import { promises as fsp } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { common } from '@hyperledger/fabric-protos';
-import { LedgerClient, LedgerClientError } from '../../src/chain/client.js';
+import { LedgerClientError } from '../../src/chain/client.js';
 import { blockEnvelopes, blockHeaderHash, TxValidationCode } from '../../src/chain/devnet/blocks.js';
-import { Devnet } from '../../src/chain/devnet/devnet.js';
-import { KvContract } from './fixtures/kv-contract.js';
+import { useKvNetwork } from './fixtures/kv-network.js';
 
-let dir: string;
-let net: Devnet;
-const clients: LedgerClient[] = [];
-const open = (over: Partial<Parameters<typeof LedgerClient.connect>[0]> = {}): LedgerClient => {
-  const c = LedgerClient.connect({ endpoint: net.endpoint, channel: 'pie', chaincode: 'kv', identity: net.admin(), ...over });
-  clients.push(c);
-  return c;
-};
-
-beforeAll(async () => {
-  dir = await fsp.mkdtemp(join(tmpdir(), 'pie-qscc-'));
-  net = await Devnet.start({ dataDir: dir, contracts: [KvContract], chaincodeName: 'kv', fsync: false, batch: { batchTimeoutMs: 20 } });
-});
-afterAll(async () => {
-  clients.forEach((c) => c.close());
-  await net.stop();
-  await fsp.rm(dir, { recursive: true, force: true });
-});
+const kv = useKvNetwork('pie-qscc-', { batch: { batchTimeoutMs: 20 } });
+const open = kv.open.bind(kv);
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const txIdOf = (envelopeBytes: Uint8Array): string => {
@@ -52,9 +32,9 @@ describe('chain info and blocks', () => {
     const c = open();
     await c.submit('Put', 'a', '1');
     const info = await c.chainInfo();
-    expect(info.height).toBe(BigInt(net.ledger.height));
-    expect(hex(info.currentBlockHash)).toBe(hex(net.ledger.tipHash));
-    const newest = await net.ledger.block(net.ledger.height - 1);
+    expect(info.height).toBe(BigInt(kv.net.ledger.height));
+    expect(hex(info.currentBlockHash)).toBe(hex(kv.net.ledger.tipHash));
+    const newest = await kv.net.ledger.block(kv.net.ledger.height - 1);
     expect(hex(info.previousBlockHash)).toBe(hex(newest.getHeader()!.getPreviousHash_asU8()));
     // it follows the chain
     const { blockNumber } = await c.submit('Put', 'b', '2');
@@ -110,7 +90,7 @@ describe('transactions', () => {
     expect((await c.transaction(txId)).validationCode).toBe(TxValidationCode.MVCC_READ_CONFLICT);
     const n = await c.transactionBlockNumber(txId);
     expect(n).toBeGreaterThan(0n);
-    expect(n).toBeLessThan(BigInt(net.ledger.height));
+    expect(n).toBeLessThan(BigInt(kv.net.ledger.height));
   });
 
   it('an unknown transaction id is NOT_FOUND (Fabric’s message); an empty one INVALID_ARGUMENT', async () => {
@@ -142,13 +122,13 @@ describe('qscc’s own argument checks, as a raw Evaluate of chaincode "qscc"', 
   });
 
   it('Endorse (submit) of qscc is refused: it answers queries only', async () => {
-    const height = net.ledger.height;
+    const height = kv.net.ledger.height;
     await refusal(open({ chaincode: 'qscc' }).submit('GetChainInfo', 'pie'), 'INVALID_ARGUMENT', /answers queries only: use Evaluate/);
-    expect(net.ledger.height).toBe(height);
+    expect(kv.net.ledger.height).toBe(height);
   });
 
   it('an identity the network does not know is refused (PERMISSION_DENIED)', async () => {
-    const other = await net.issue('Hospital1MSP', 'mallory');
-    await refusal(open({ identity: { ...net.admin(), privateKeyPem: other.privateKeyPem } }).chainInfo(), 'PERMISSION_DENIED');
+    const other = await kv.net.issue('Hospital1MSP', 'mallory');
+    await refusal(open({ identity: { ...kv.net.admin(), privateKeyPem: other.privateKeyPem } }).chainInfo(), 'PERMISSION_DENIED');
   });
 });

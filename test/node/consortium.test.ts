@@ -11,12 +11,12 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { contracts } from '../../chaincode/src/index.js';
 import { Devnet } from '../../src/chain/devnet/devnet.js';
 import { PieClient } from '../../src/client/index.js';
 import { registerCustodial, registerWithKeys, refused, startTestNode } from './harness.js';
 import type { KeyHolder, TestNode } from './harness.js';
+import { smallBundle } from './small-bundle.js';
 
 let dir: string;
 let net: Devnet;
@@ -76,30 +76,6 @@ describe('the ledger status of a node on a Fabric gateway (qscc GetChainInfo)', 
     expect(after.height).toBe(before + 1);
     expect(after.lastBlockHash).toBe(Buffer.from(net.ledger.tipHash).toString('hex'));
   });
-});
-
-// A small valid transaction Bundle: a Patient and a laboratory Observation about it (two EMRs, one transaction).
-const PATIENT_UUID = '0b8d98a0-4c98-8bca-e4f7-32511daa3283';
-const OBS_UUID = '65093861-3b83-a368-9e9b-3b336f0ce05a';
-const entry = (resource: Resource, fullUrl: string): BundleEntry => ({ fullUrl, resource, request: { method: 'POST', url: resource.resourceType } });
-const smallBundle = (): Bundle => ({
-  resourceType: 'Bundle',
-  type: 'transaction',
-  entry: [
-    entry({ resourceType: 'Patient', id: PATIENT_UUID, gender: 'female', birthDate: '1999-04-26' } as Resource, `urn:uuid:${PATIENT_UUID}`),
-    entry(
-      {
-        resourceType: 'Observation',
-        id: OBS_UUID,
-        status: 'final',
-        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
-        code: { coding: [{ system: 'http://loinc.org', code: '2339-0' }] },
-        subject: { reference: `urn:uuid:${PATIENT_UUID}` },
-        effectiveDateTime: '2021-03-04T10:00:00Z',
-      } as Resource,
-      `urn:uuid:${OBS_UUID}`,
-    ),
-  ],
 });
 
 interface RecordNode {

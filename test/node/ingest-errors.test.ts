@@ -2,13 +2,14 @@
 // and nothing written (ledger height and pin list unchanged); the prepare/sign/commit flow of an author who keeps its
 // own key; and paging and filtering a patient's records.
 import { randomBytes } from 'node:crypto';
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import type { EmrRecord as LedgerRecord } from '../../chaincode/src/domain/index.js';
 import { PieApiError } from '../../src/client/index.js';
 import type { PieClient } from '../../src/client/index.js';
 import { SecretKey, Signer } from '../../src/crypto/umbral/index.js';
 import { PATIENT_FILES, readSample } from '../fhir/samples.js';
 import { hex, registerCustodial, registerWithKeys, startTestNode, refused } from './harness.js';
+import { observation, smallBundle } from './small-bundle.js';
 import type { KeyHolder, TestNode } from './harness.js';
 
 let t: TestNode;
@@ -43,28 +44,6 @@ async function nothingWritten<T>(attempt: () => Promise<T>): Promise<T> {
   expect({ height: height(), pins: await pins() }).toEqual(before);
   return result;
 }
-
-// A small valid transaction Bundle: a Patient and a laboratory Observation about it.
-const PATIENT_UUID = '0b8d98a0-4c98-8bca-e4f7-32511daa3283';
-const OBS_UUID = '65093861-3b83-a368-9e9b-3b336f0ce05a';
-const patientResource = (): Resource => ({ resourceType: 'Patient', id: PATIENT_UUID, gender: 'female', birthDate: '1999-04-26' });
-const observation = (over: Record<string, unknown> = {}): Resource =>
-  ({
-    resourceType: 'Observation',
-    id: OBS_UUID,
-    status: 'final',
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
-    code: { coding: [{ system: 'http://loinc.org', code: '2339-0' }] },
-    subject: { reference: `urn:uuid:${PATIENT_UUID}` },
-    effectiveDateTime: '2021-03-04T10:00:00Z',
-    ...over,
-  }) as Resource;
-const entry = (resource: Resource, fullUrl: string): BundleEntry => ({ fullUrl, resource, request: { method: 'POST', url: resource.resourceType } });
-const smallBundle = (obs: Resource = observation()): Bundle => ({
-  resourceType: 'Bundle',
-  type: 'transaction',
-  entry: [entry(patientResource(), `urn:uuid:${PATIENT_UUID}`), entry(obs, `urn:uuid:${OBS_UUID}`)],
-});
 
 interface Issue {
   severity: string;
