@@ -87,14 +87,19 @@ export class CommitWatcher {
   /** Opens the stream if none is open; resolves once its start block is fixed. */
   #open(): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('closed'));
-    this.#stream ??= (async () => {
-      this.#next ??= await this.#source.height();
-      const events = await this.#source.filteredBlocks(this.#next);
-      void this.#pump(events);
-      return events;
-    })();
-    // a failed open is forgotten, so that a later transaction tries again
-    this.#stream.catch(() => (this.#stream = undefined));
+    if (!this.#stream) {
+      const opening = (async () => {
+        this.#next ??= await this.#source.height();
+        const events = await this.#source.filteredBlocks(this.#next);
+        void this.#pump(events);
+        return events;
+      })();
+      // a failed open is forgotten, so that a later transaction tries again
+      opening.catch(() => {
+        if (this.#stream === opening) this.#stream = undefined;
+      });
+      this.#stream = opening;
+    }
     return this.#stream;
   }
 

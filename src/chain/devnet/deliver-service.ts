@@ -17,10 +17,12 @@
  * transactions.
  */
 import * as grpc from '@grpc/grpc-js';
-import { common, msp as mspProto, orderer, peer } from '@hyperledger/fabric-protos';
+import { common, orderer, peer } from '@hyperledger/fabric-protos';
 import type { BlockSummary, Ledger } from './ledger.js';
 import { MspError } from './msp.js';
 import type { Msp } from './msp.js';
+import { decodeCreator } from './transaction.js';
+import type { Creator } from './transaction.js';
 
 export interface DeliverServiceOptions {
   ledger: Ledger;
@@ -73,15 +75,14 @@ async function readSeek(env: common.Envelope, o: DeliverServiceOptions, now = Da
   if (!ts) throw bad('the request has no timestamp');
   const skewMs = Math.abs(ts.getSeconds() * 1000 + Math.floor(ts.getNanos() / 1e6) - now);
   if (skewMs > DELIVER_TIME_WINDOW_MS) throw bad(`the request's timestamp is ${Math.round(skewMs / 1000)} s from this peer's clock (limit 900 s)`);
-  let creator: { mspId: string; certPem: string };
+  let creator: Creator;
   try {
-    const id = mspProto.SerializedIdentity.deserializeBinary(sh.getCreator_asU8());
-    creator = { mspId: id.getMspid(), certPem: new TextDecoder().decode(id.getIdBytes_asU8()) };
+    creator = decodeCreator(sh.getCreator_asU8());
   } catch {
     throw bad('the creator is not a msp.SerializedIdentity');
   }
   try {
-    await o.msp.verifySignature(creator.mspId, creator.certPem, env.getPayload_asU8(), env.getSignature_asU8());
+    await o.msp.verifySignature(creator.mspId, creator.certificatePem, env.getPayload_asU8(), env.getSignature_asU8());
   } catch (e) {
     if (e instanceof MspError) throw new DeliverRefusal(common.Status.FORBIDDEN, `access denied: ${e.message}`);
     throw e;

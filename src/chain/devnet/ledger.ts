@@ -348,6 +348,11 @@ export class Ledger {
     return this.store.get(n);
   }
 
+  /** A committed block as stored (serialized common.Block), for answers that carry the bytes as they are. */
+  blockBytes(n: number): Promise<Uint8Array> {
+    return this.store.getBytes(n);
+  }
+
   /** Walks the stored chain once: record checksums, hash links, data hashes and orderer signatures. */
   async verify(): Promise<{ ok: true; height: number } | { ok: false; height: number; blockNumber: number; reason: string }> {
     const height = this.store.height;

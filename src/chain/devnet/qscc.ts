@@ -88,13 +88,13 @@ async function blockByNumber(ledger: Ledger, text: string): Promise<SystemChainc
   const height = ledger.height;
   if (n === UINT64_MAX && height > 0) n = BigInt(height - 1); // Fabric's block store: MaxUint64 is the newest block
   if (n >= BigInt(height)) return failure(`Failed to get block number ${n}, error no such block number [${n}] in index`);
-  return success((await ledger.block(Number(n))).serializeBinary());
+  return success(await ledger.blockBytes(Number(n)));
 }
 
 async function blockByTxId(ledger: Ledger, txId: string): Promise<SystemChaincodeResponse> {
   const status = ledger.txStatus(txId);
   if (status === undefined) return failure(`Failed to get block for txID ${txId}, error no such transaction ID [${txId}] in index`);
-  return success((await ledger.block(status.blockNum)).serializeBinary());
+  return success(await ledger.blockBytes(status.blockNum));
 }
 
 async function transactionById(ledger: Ledger, txId: string): Promise<SystemChaincodeResponse> {

@@ -147,7 +147,8 @@ export interface DecodedProposal {
   readonly transactionName: string;
 }
 
-function decodeCreator(bytes: Uint8Array): Creator {
+/** Reads a serialized msp.SerializedIdentity; TransactionError MALFORMED when it is not one. */
+export function decodeCreator(bytes: Uint8Array): Creator {
   const id = decode('creator (msp.SerializedIdentity)', () => msp.SerializedIdentity.deserializeBinary(bytes));
   return { mspId: id.getMspid(), certificatePem: new TextDecoder().decode(id.getIdBytes_asU8()), bytes };
 }
