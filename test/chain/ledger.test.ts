@@ -71,6 +71,34 @@ test('an endorsement by a non-peer identity fails the endorsement policy', async
   expect(await codes([a.bytes])).toEqual([TxValidationCode.ENDORSEMENT_POLICY_FAILURE]);
 });
 
+test('an endorsement this peer noted is trusted only over the very bytes it signed', async () => {
+  const proposal = (key: string) => {
+    const { signedProposal, txId } = buildSignedProposal({ identity: client, channelId: 'ch', chaincodeName: 'kv', fn: 'Put', args: [key, '1'] });
+    return { p: decodeProposal(signedProposal), signedProposal, txId };
+  };
+  const endorsed = async (key: string) => {
+    const { p, signedProposal, txId } = proposal(key);
+    const sim = await runner.simulate(ledger.state, { channelId: p.channelId, txId, input: p.input, signedProposal });
+    return { p, txId, response: endorse(p, sim, peer) };
+  };
+  const signed = (env: common.Envelope): Uint8Array => {
+    env.setSignature(client.sign(env.getPayload_asU8()));
+    return env.serializeBinary();
+  };
+  // noted and unchanged: VALID (the committer skips re-verifying its own signature)
+  const a = await endorsed('noted-a');
+  ledger.noteEndorsed(a.response);
+  expect(await codes([signed(preparedTransaction(a.p, [a.response]))])).toEqual([TxValidationCode.VALID]);
+  // this peer's noted signature carried over another transaction's results: the full check refuses it
+  const b = await endorsed('noted-b');
+  const c = await endorsed('noted-c');
+  ledger.noteEndorsed(b.response);
+  const forged = c.response.cloneMessage();
+  forged.setEndorsement(b.response.getEndorsement());
+  expect(await codes([signed(preparedTransaction(c.p, [forged]))])).toEqual([TxValidationCode.ENDORSEMENT_POLICY_FAILURE]);
+  expect(ledger.state.get('kv', 'noted-c')).toBeUndefined();
+});
+
 test('another channel is TARGET_CHAIN_NOT_FOUND; bytes that are no transaction are BAD_PAYLOAD', async () => {
   const a = await envelope('Put', ['z', '1'], { channel: 'elsewhere' });
   const junk = new common.Envelope();

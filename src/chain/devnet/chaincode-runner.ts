@@ -9,6 +9,7 @@
  * only in read-only transactions.
  */
 import './shim-logging.js';
+import './shim-certificates.js';
 import { ledger, peer } from '@hyperledger/fabric-protos';
 import ChaincodeFromContract from 'fabric-shim/lib/contract-spi/chaincodefromcontract.js';
 import iterators from 'fabric-shim/lib/iterators.js';

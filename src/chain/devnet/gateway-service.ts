@@ -151,8 +151,10 @@ export function gatewayServiceImplementation(o: GatewayServiceOptions): grpc.Unt
       }
       const sim = await simulate(p);
       if (sim.status >= 400) throw chaincodeFailure(grpc.status.ABORTED, 'failed to endorse transaction, see attached details for more info', sim);
+      const endorsement = endorse(p, sim, o.peer);
+      o.ledger.noteEndorsed(endorsement);
       const res = new gateway.EndorseResponse();
-      res.setPreparedTransaction(preparedTransaction(p, [endorse(p, sim, o.peer)]));
+      res.setPreparedTransaction(preparedTransaction(p, [endorsement]));
       return res;
     }),
 
