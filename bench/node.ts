@@ -13,6 +13,7 @@
  *   --samples DIR       the Synthea samples (else $PIE_FHIR_SAMPLES, ../shared/fhir-samples, /work/shared/fhir-samples)
  *   --batch-timeout-ms  the dev network's orderer batch timeout (default: the node's default)
  *   --same-thread       run the load generator on the node's thread instead of a worker thread
+ *   --mint-inline       mint each request's token inside the load loop (default: all minted before the timed window)
  *
  * What it does:
  * 1. starts a node with its default configuration (fresh data directory, port 0, log level warn) and the reference
@@ -24,15 +25,23 @@
  *    validation + classification + grouping, encryption + Helia storage of every EMR, and the one ledger transaction
  *    up to its commit. Target < 2 s.
  * 4. search load: the query `emrs(first: 20) { … }` as the researcher and as a patient, C requests in flight for D
- *    seconds over keep-alive loopback connections (fetch / undici). Each request mints a fresh single-use token
- *    (ES256K signature) inside the loop, as the real client must, and the latency includes it. By default the load
+ *    seconds over keep-alive loopback connections (fetch / undici). Each request carries a fresh single-use token
+ *    (ES256K signature). They are minted before the phase (PREMINT_PER_SECOND per second of load, 60 s lifetime;
+ *    past that supply the generator mints inline and says so), so that the generator's share of the cores goes to HTTP,
+ *    as a client on another machine would leave the server's; --mint-inline mints each token inside the request loop
+ *    instead, and then the latency includes it. By default the load
  *    generator runs in a worker thread (its own event loop, like a client in another process on the same machine);
  *    the node's thread serves HTTP, GraphQL and the dev network. Target ≥ 500 requests/s.
  * 5. the cost of one request, taken apart on the same node, sequentially: minting the token (client), verifying it
  *    (signature + replay cache, server), reading the participant from the ledger (the node does it twice per
  *    request: once to resolve the token's key, once to load the caller), and the ledger evaluation of the search
  *    itself (SearchRecords through LedgerClient: gateway gRPC → chaincode → world state), which the resolver asks
- *    for a page of 100 records whatever `first` is; and one whole request at concurrency 1.
+ *    for a page of 100 records whatever `first` is; the `emrs` resolver in-process on each of its two paths (the
+ *    node's record index, and the chaincode's SearchRecords when the index is off or not caught up); and one whole
+ *    request at concurrency 1.
+ *
+ * The node's record index (PIE_SEARCH_READ_MODEL, on by default) is waited for before the search load: it is fed
+ * from the ledger's blocks in the background and answers `emrs` once it has caught up with the chain.
  */
 import { promises as fsp, existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -47,6 +56,9 @@ import { loadNodeConfig } from '../src/node/config.js';
 import { createLogger } from '../src/node/log.js';
 import { startNode } from '../src/node/node.js';
 import type { PieNode } from '../src/node/node.js';
+import { createLoaders } from '../src/resolvers/index.js';
+import type { Caller, NodeServices } from '../src/resolvers/index.js';
+import { searchRecords } from '../src/resolvers/search.js';
 import { gc, median, percentile } from './stats.js';
 
 // ---------------------------------------------------------------------------------------------------------- options
@@ -68,6 +80,9 @@ const INGEST_ROUNDS = count('ingest-rounds', 5, 1000);
 const CONCURRENCY = count('concurrency', 16, 4096);
 const SECONDS = count('seconds', 10, 3600);
 const SAME_THREAD = args.includes('--same-thread');
+const MINT_INLINE = args.includes('--mint-inline');
+/** tokens minted ahead per second of load (warm-up included): above any rate this machine reaches */
+const PREMINT_PER_SECOND = 1000;
 const BATCH_TIMEOUT = option('batch-timeout-ms');
 const WARMUP_SECONDS = 1;
 const TARGET_INGEST_MS = 2000;
@@ -93,6 +108,8 @@ interface LoadJob {
   concurrency: number;
   seconds: number;
   warmupSeconds: number;
+  /** single-use tokens minted before the load (used first, one per request); past them tokens are minted inline */
+  tokens: string[];
 }
 
 interface LoadResult {
@@ -106,6 +123,8 @@ interface LoadResult {
   edges: number;
   /** the generator's own event-loop utilisation during the measured part */
   generatorElu: number;
+  /** tokens minted before the load started, and those minted inside the loop (supply exhausted, or --mint-inline) */
+  tokens: { preminted: number; inline: number };
 }
 
 /** C loops, each sending one request after the other until the deadline; requests of the warm-up are not counted. */
@@ -113,6 +132,15 @@ async function runLoad(job: LoadJob): Promise<LoadResult> {
   const signingKey = SecretKey.fromBEBytes(Buffer.from(job.signingKeyHex, 'hex'));
   const endpoint = `${job.url}/graphql`;
   const body = JSON.stringify({ query: job.query });
+  const mint = (): string => mintAccessToken({ signingKey, participantId: job.participantId, audience: job.audience, lifetimeSeconds: 60 });
+  const supply = [...job.tokens];
+  const tokens = { preminted: supply.length, inline: 0 };
+  const nextToken = (): string => {
+    const t = supply.pop();
+    if (t !== undefined) return t;
+    tokens.inline++;
+    return mint();
+  };
   const latencies: number[] = [];
   let ok = 0;
   let errors = 0;
@@ -130,7 +158,7 @@ async function runLoad(job: LoadJob): Promise<LoadResult> {
       if (measured && elu0 === undefined) elu0 = performance.eventLoopUtilization();
       let failure: string | undefined;
       try {
-        const token = mintAccessToken({ signingKey, participantId: job.participantId, audience: job.audience, lifetimeSeconds: 60 });
+        const token = nextToken();
         const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
         const answer = (await res.json()) as { data?: { emrs?: { edges: unknown[] } }; errors?: { message: string }[] };
         if (!res.ok || answer.errors !== undefined || answer.data?.emrs === undefined) failure = `HTTP ${res.status}: ${answer.errors?.[0]?.message ?? 'no data'}`;
@@ -151,7 +179,7 @@ async function runLoad(job: LoadJob): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: job.concurrency }, loop));
   const generatorElu = elu0 === undefined ? NaN : performance.eventLoopUtilization(elu0).utilization;
-  return { latencies, ok, errors, errorSample, wallMs: Math.max(0, performance.now() - measureFrom), edges, generatorElu };
+  return { latencies, ok, errors, errorSample, wallMs: Math.max(0, performance.now() - measureFrom), edges, generatorElu, tokens };
 }
 
 /** The load in a worker thread running this module (its own event loop), or on this thread with --same-thread. */
@@ -301,6 +329,17 @@ async function main(): Promise<void> {
     console.log(`  median ${fmtMs(ingest.median)} ms, p99 ${fmtMs(ingest.p99)} ms [min ${fmtMs(ingest.min)} – max ${fmtMs(ingest.max)}]; ${(bigMB / (ingest.median / 1000)).toFixed(2)} MB/s`);
     console.log(`  target < ${TARGET_INGEST_MS} ms (median): ${ingest.median < TARGET_INGEST_MS ? 'met' : 'NOT met'}`);
 
+    // ---- the record index must have caught up before the search load (it answers emrs from then on)
+    const readModel = node.services.recordIndex;
+    if (readModel !== undefined) {
+      const t0 = performance.now();
+      while (!(await readModel.readyFor(node.services.ledger.committedHeight))) {
+        if (performance.now() - t0 > 60_000) throw new Error('the record index did not catch up within 60 s');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      console.log(`\nrecord index: caught up at height ${readModel.index.height} with ${readModel.index.size} records (waited ${fmtMs(performance.now() - t0)} ms)`);
+    } else console.log('\nrecord index: off (PIE_SEARCH_READ_MODEL=false): emrs evaluates SearchRecords');
+
     // ---- the cost of one request, taken apart
     gc();
     const patient = patients[0]!;
@@ -309,6 +348,10 @@ async function main(): Promise<void> {
     const mintOnce = (): string => mintAccessToken({ signingKey: researcher.signingKey, participantId: researcher.id, audience: config.audience, lifetimeSeconds: 60 });
     const N = 200;
     const lowPage = await ledger.searchRecords('securityLevel', ['LOW'], { pageSize: 100 });
+    // the emrs resolver in-process (no HTTP, no GraphQL), as the researcher, on each path
+    const researcherCaller: Caller = { participant: await ledger.participant(researcher.id), custodial: false };
+    const resolve = (services: NodeServices) => () => searchRecords({ services, caller: researcherCaller, loaders: createLoaders(services.ledger) }, {}, 20, undefined);
+    const onChaincode: NodeServices = { ...node.services, recordIndex: undefined };
     const lowBytes = Buffer.byteLength(JSON.stringify(lowPage.items));
     const parts = {
       mint: await timeIt(N, mintOnce),
@@ -317,6 +360,8 @@ async function main(): Promise<void> {
       searchLow100: await timeIt(N, () => ledger.searchRecords('securityLevel', ['LOW'], { pageSize: 100 })),
       searchLow21: await timeIt(N, () => ledger.searchRecords('securityLevel', ['LOW'], { pageSize: 21 })),
       searchPatient100: await timeIt(N, () => ledger.searchRecords('patient', [patient.id], { pageSize: 100 })),
+      resolverIndex: readModel === undefined ? undefined : await timeIt(N, resolve(node.services)),
+      resolverChaincode: await timeIt(N, resolve(onChaincode)),
     };
     // whole requests, one at a time, through the same path as the load (token minted per request)
     const oneRequest = async (who: Holder, query: string): Promise<void> => {
@@ -343,11 +388,18 @@ async function main(): Promise<void> {
       ['researcher', researcher, researcherQuery, researcherQuery === SEARCH ? 'emrs(first: 20)' : 'emrs(first: 20, filter: {securityLevel: LOW})'],
       ['patient', patient, SEARCH, 'emrs(first: 20)'],
     ] as const) {
+      // tokens minted before the phase (not timed), unless --mint-inline
+      const tokens = MINT_INLINE
+        ? []
+        : Array.from({ length: Math.ceil((WARMUP_SECONDS + SECONDS) * PREMINT_PER_SECOND) }, () =>
+            mintAccessToken({ signingKey: who.signingKey, participantId: who.id, audience: config.audience, lifetimeSeconds: 60 }),
+          );
       gc();
       const elu0 = performance.eventLoopUtilization();
       const cpu0 = process.cpuUsage();
       const w0 = performance.now();
       const result = await load({
+        tokens,
         url: node.url,
         audience: config.audience,
         participantId: who.id,
@@ -386,8 +438,14 @@ async function main(): Promise<void> {
         `  ${r.caller.padEnd(11)} ${r.query.padEnd(46)} ${r.rps.toFixed(0).padStart(7)} ${fmtMs(r.p50).padStart(7)} ${fmtMs(r.p99).padStart(7)} ${String(r.result.ok).padStart(7)} ${String(r.result.errors).padStart(6)} ${String(r.result.edges).padStart(5)} ${r.serverElu.toFixed(2).padStart(9)} ${r.result.generatorElu.toFixed(2).padStart(8)} ${r.cpuCores.toFixed(2).padStart(5)}`,
       );
       if (r.result.errorSample !== undefined) console.log(`      first error: ${r.result.errorSample}`);
+      const t = r.result.tokens;
+      if (t.inline > 0) console.log(`      tokens: ${t.preminted} minted before the phase, ${t.inline} minted inside the load loop`);
     }
-    console.log('  latency = token mint → answer parsed, at the client; node loop = event-loop utilisation of the node\'s thread (HTTP,');
+    console.log(
+      MINT_INLINE
+        ? '  latency = token mint → answer parsed, at the client (--mint-inline); node loop = event-loop utilisation of the node\'s thread (HTTP,'
+        : '  latency = request sent → answer parsed (tokens minted before the phase); node loop = event-loop utilisation of the node\'s thread (HTTP,',
+    );
     console.log('  GraphQL, dev network); gen loop = the load generator\'s; CPU = process CPU time / wall time (cores).');
 
     console.log(`\n## one request taken apart (sequential, median [p99] of ${N}; on the node's thread while idle)`);
@@ -399,10 +457,15 @@ async function main(): Promise<void> {
     line('ledger: SearchRecords securityLevel=LOW, page 100', parts.searchLow100, `${lowPage.items.length} records, ${(lowBytes / 1024).toFixed(0)} KiB of JSON`);
     line('ledger: SearchRecords securityLevel=LOW, page 21 (what emrs(first: 20) asks)', parts.searchLow21);
     line('ledger: SearchRecords patient=<id>, page 100', parts.searchPatient100);
+    if (parts.resolverIndex !== undefined) line('emrs(first: 20) resolver as the researcher, from the record index', parts.resolverIndex);
+    line('emrs(first: 20) resolver as the researcher, from the chaincode (index off)', parts.resolverChaincode);
     line(`whole request, C = 1: researcher ${researcherQuery === SEARCH ? 'emrs(first: 20)' : 'emrs(first: 20, LOW)'}`, sequential.researcher);
     line('whole request, C = 1: patient emrs(first: 20)', sequential.patient);
-    const accounted = parts.verify.median + parts.searchLow21.median;
-    console.log(`  → token + one search evaluation of 21 ≈ ${fmtMs(accounted)} ms of the researcher's ${fmtMs(sequential.researcher.median)} ms; the rest is HTTP, GraphQL parse/validate/execute and JSON`);
+    const search = parts.resolverIndex ?? parts.resolverChaincode;
+    const accounted = parts.verify.median + search.median;
+    console.log(
+      `  → token + the search (${parts.resolverIndex === undefined ? 'chaincode' : 'record index'}) ≈ ${fmtMs(accounted)} ms of the researcher's ${fmtMs(sequential.researcher.median)} ms; the rest is HTTP, GraphQL parse/validate/execute and JSON`,
+    );
 
     console.log('\n## targets');
     console.log(`  ingestFhir of a ~1 MB bundle < ${TARGET_INGEST_MS} ms: median ${fmtMs(ingest.median)} ms — ${ingest.median < TARGET_INGEST_MS ? 'met' : 'NOT met'}`);
@@ -418,6 +481,7 @@ async function main(): Promise<void> {
         load: rows.map((r) => ({ caller: r.caller, query: r.query, rps: r.rps, p50: r.p50, p99: r.p99, ok: r.result.ok, errors: r.result.errors, serverElu: r.serverElu, generatorElu: r.result.generatorElu, cpuCores: r.cpuCores })),
         parts: { ...parts, sequential },
         researcherUnfilteredRefused: researcherProbe ?? null,
+        recordIndex: readModel === undefined ? null : { height: Number(readModel.index.height), records: readModel.index.size },
         targets: { ingestMs: TARGET_INGEST_MS, rps: TARGET_RPS },
       }),
     );

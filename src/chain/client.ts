@@ -350,6 +350,18 @@ export class LedgerClient {
   }
 
   /**
+   * Full blocks from `startBlock` on (the peer's Deliver service, `Network.getBlockEvents`): what the node's record
+   * index is fed from. Errors of the stream surface from its iterator; `close` ends it.
+   */
+  async blocks(startBlock: bigint): Promise<AsyncIterable<common.Block> & { close(): void }> {
+    try {
+      return await this.network.getBlockEvents({ startBlock });
+    } catch (e) {
+      throw ledgerError(e);
+    }
+  }
+
+  /**
    * Chaincode events from `startBlock` (default: the next commit), or resuming after `checkpoint`; the iterator
    * ends when `signal` aborts. Checkpoint each event you have handled to resume exactly after it.
    */

@@ -90,6 +90,8 @@ const TX_BLOCK_CACHE = 10_000;
 export class PieLedger {
   /** committed transactions' block numbers, oldest insertion first */
   readonly #txBlocks = new Map<string, bigint>();
+  /** one past the newest block holding a transaction this PieLedger submitted */
+  #committedHeight = 0n;
 
   constructor(readonly client: LedgerClient) {}
 
@@ -97,31 +99,46 @@ export class PieLedger {
     return this.client.config.channel;
   }
 
+  /**
+   * One past the number of the newest block that holds a transaction submitted through this PieLedger: a read model
+   * fed from blocks (the record index) has seen this node's own writes once its height reaches this.
+   */
+  get committedHeight(): bigint {
+    return this.#committedHeight;
+  }
+
   // ---- organisation operations (the caller's Fabric identity) ----
 
   registerParticipant(input: ParticipantRegistration): Promise<SubmitResult<Participant>> {
-    return this.client.submit('RegisterParticipant', JSON.stringify(input));
+    return this.#submit('RegisterParticipant', JSON.stringify(input));
   }
 
   setParticipantStatus(participantId: string, status: ParticipantStatus): Promise<SubmitResult<Participant>> {
-    return this.client.submit('SetParticipantStatus', participantId, status);
+    return this.#submit('SetParticipantStatus', participantId, status);
   }
 
   /** Relays a record signed by its author (the submitting organisation must be the author's). */
   async createRecord(record: SignedRecordInput): Promise<SubmitResult<EmrRecord>> {
-    return this.#remember(await this.client.submit<EmrRecord>('CreateRecord', JSON.stringify(record)));
+    return this.#remember(await this.#submit<EmrRecord>('CreateRecord', JSON.stringify(record)));
   }
 
   /** Relays several first versions in one transaction: all are recorded or none (at most MAX_BATCH_RECORDS). */
   async createRecords(records: readonly SignedRecordInput[]): Promise<SubmitResult<EmrRecord[]>> {
-    return this.#remember(await this.client.submit<EmrRecord[]>('CreateRecords', JSON.stringify(records)));
+    return this.#remember(await this.#submit<EmrRecord[]>('CreateRecords', JSON.stringify(records)));
   }
 
   // ---- participant operations (a SignedAction from the participant's client) ----
 
   /** Relays a signed action to its transaction. */
   submitAction<T = unknown>(action: SignedAction): Promise<SubmitResult<T>> {
-    return this.client.submit(ACTION_TRANSACTIONS[action.type], JSON.stringify(action));
+    return this.#submit(ACTION_TRANSACTIONS[action.type], JSON.stringify(action));
+  }
+
+  /** Every submit goes through here, so that committedHeight knows this node's newest commit. */
+  async #submit<T>(fn: string, ...args: string[]): Promise<SubmitResult<T>> {
+    const committed = await this.client.submit<T>(fn, ...args);
+    if (committed.blockNumber >= this.#committedHeight) this.#committedHeight = committed.blockNumber + 1n;
+    return committed;
   }
 
   // ---- queries ----

@@ -67,6 +67,12 @@ export interface NodeConfig {
     draftTtlSeconds: number;
   };
   auth: { maxTokenLifetimeSeconds: number; clockSkewSeconds: number };
+  search: {
+    /** answer `emrs` from the node's record index, fed from the ledger's blocks (off: every search evaluates the chaincode) */
+    readModel: boolean;
+    /** how long a search waits for the index to reach this node's own last commit before asking the chaincode */
+    readModelWaitMs: number;
+  };
   custodyKeyFile: string;
   shutdownTimeoutMs: number;
 }
@@ -113,6 +119,22 @@ function int(min: number, max: number): Kind<number> {
     expected,
     fromEnv: (s) => within(/^-?[0-9]+$/.test(s) ? Number(s) : NaN, s),
     fromFile: (v) => within(typeof v === 'number' ? v : NaN, v),
+  };
+}
+
+/** true or false: the words in the environment, a JSON boolean in the file. */
+function bool(): Kind<boolean> {
+  const expected = 'true or false';
+  return {
+    expected,
+    fromEnv: (s) => {
+      if (s !== 'true' && s !== 'false') throw new Invalid(`must be ${expected}, got ${show(s)}`);
+      return s === 'true';
+    },
+    fromFile: (v) => {
+      if (typeof v !== 'boolean') throw new Invalid(`must be ${expected} (a JSON boolean), got ${show(v)}`);
+      return v;
+    },
   };
 }
 
@@ -345,6 +367,9 @@ const FIELDS = [
 
   { key: 'auth.maxTokenLifetimeSeconds', env: 'PIE_MAX_TOKEN_LIFETIME_SECONDS', kind: int(60, 3600), default: 600, doc: 'longest accepted bearer token lifetime (exp - iat)' },
   { key: 'auth.clockSkewSeconds', env: 'PIE_CLOCK_SKEW_SECONDS', kind: int(0, 300), default: 30, doc: 'tolerated clock skew for token times' },
+
+  { key: 'search.readModel', env: 'PIE_SEARCH_READ_MODEL', kind: bool(), default: true, doc: "emrs answered from the node's record index, built from the ledger's blocks (false: every search evaluates the chaincode's SearchRecords)" },
+  { key: 'search.readModelWaitMs', env: 'PIE_SEARCH_READ_MODEL_WAIT_MS', kind: int(0, 60_000), default: 2_000, doc: "how long a search waits for the record index to reach this node's own last commit before it asks the chaincode instead (ms)" },
 
   { key: 'custodyKeyFile', env: 'PIE_CUSTODY_KEY_FILE', kind: path(), derive: from<string>('dataDir', (dir) => resolve(dir, 'custody/master.key')), defaultDoc: '<dataDir>/custody/master.key', doc: 'custody master key file' },
   { key: 'shutdownTimeoutMs', env: 'PIE_SHUTDOWN_TIMEOUT_MS', kind: int(0, 600_000), default: 10_000, doc: 'graceful shutdown deadline (ms)' },
@@ -624,6 +649,7 @@ export function describeConfig(config: NodeConfig): Record<string, unknown> {
     fhirDirectory: [...config.fhirDirectory],
     limits: { ...config.limits },
     auth: { ...config.auth },
+    search: { ...config.search },
     custodyKeyFile: config.custodyKeyFile,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
   };

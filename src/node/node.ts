@@ -21,13 +21,14 @@ import { LedgerClient, loadIdentity } from '../chain/client.js';
 import type { LedgerConnectionConfig } from '../chain/client.js';
 import { Devnet } from '../chain/devnet/devnet.js';
 import { PieLedger } from '../chain/pie-ledger.js';
+import { RecordIndexFeed } from '../chain/record-index-feed.js';
 import { writeFileAtomic } from '../crypto/keystore/atomic-file.js';
 import { CustodyStore } from '../custody/index.js';
 import { ExchangeError, toExchangeError } from '../exchange/errors.js';
 import { BlobRecords } from '../exchange/blob-records.js';
 import { FhirIngest } from '../exchange/ingest.js';
 import { FhirValidatorPool, ReferenceDirectory } from '../fhir/index.js';
-import type { LedgerStatus, NodeServices, OrgBootstrap } from '../resolvers/index.js';
+import type { LedgerStatus, NodeServices, OrgBootstrap, RecordReadModel } from '../resolvers/index.js';
 import { openStorageNode } from '../storage/index.js';
 import type { StorageNode } from '../storage/index.js';
 import type { NodeConfig } from './config.js';
@@ -187,6 +188,27 @@ async function connectLedger(config: NodeConfig, stack: Step[]): Promise<{ clien
   return { client, status };
 }
 
+/**
+ * The record index for `emrs`, fed from the peer's full blocks. It catches up in the background: until it has, and
+ * whenever its block stream is down, searches evaluate the chaincode.
+ */
+function startRecordIndex(client: LedgerClient, waitMs: number, log: Logger, stack: Step[]): RecordReadModel {
+  const feed = new RecordIndexFeed({
+    source: { height: async () => (await client.chainInfo()).height, blocks: (start) => client.blocks(start) },
+    namespace: client.config.chaincode,
+    log: log.child({ component: 'record-index' }),
+  }).start();
+  stack.push({ name: 'record index', stop: async () => feed.close() });
+  return {
+    index: feed.index,
+    async readyFor(height) {
+      if (await feed.caughtUp(height, waitMs)) return true;
+      if (feed.live) log.warn({ height: Number(height), indexHeight: Number(feed.index.height), waitMs }, 'record index did not reach this node’s last commit in time; search answered by the chaincode');
+      return false;
+    },
+  };
+}
+
 export async function startNode(config: NodeConfig, log: Logger, options: StartNodeOptions = {}): Promise<PieNode> {
   const stack: Step[] = [];
   let stopped: Promise<void> | undefined;
@@ -203,6 +225,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartN
     await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const { client, devnet, status } = await connectLedger(config, stack);
     const ledger = new PieLedger(client);
+    const recordIndex = config.search.readModel ? startRecordIndex(client, config.search.readModelWaitMs, log, stack) : undefined;
 
     const storage = await openStorageNode({
       dataDir: join(config.dataDir, 'storage'),
@@ -232,6 +255,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartN
       custody,
       bootstrap,
       maxPageSize: config.limits.maxPageSize,
+      ...(recordIndex === undefined ? {} : { recordIndex }),
       ledgerStatus: status,
       participantChanged: (id) => callers.forget(id),
     };

@@ -7,7 +7,7 @@
  * - organisation admins administer participants and never see EMRs.
  */
 import { atLeast, DEFAULT_READER_KINDS, effectiveClearance, ID_PATTERN } from '../../chaincode/src/domain/index.js';
-import type { EmrRecord, Grant } from '../../chaincode/src/domain/index.js';
+import type { EmrRecord, Grant, SecurityLevel } from '../../chaincode/src/domain/index.js';
 import { ExchangeError } from '../exchange/errors.js';
 import type { Caller, RequestContext } from './context.js';
 
@@ -22,12 +22,17 @@ export function requireKind(ctx: RequestContext, kinds: readonly string[], what:
   return caller;
 }
 
+/** Whether the caller may see records of this level that it is not a party to (a reader kind with the clearance). */
+export function mayReadLevel(caller: Caller, level: SecurityLevel): boolean {
+  const me = caller.participant;
+  return DEFAULT_READER_KINDS.includes(me.kind) && atLeast(effectiveClearance(me), level);
+}
+
 /** Whether the caller may see that the record exists, with its summary. */
 export function maySeeRecord(caller: Caller, record: EmrRecord): boolean {
   const me = caller.participant;
   if (record.patientId === me.id || record.authorId === me.id) return true;
-  if (!DEFAULT_READER_KINDS.includes(me.kind)) return false;
-  return atLeast(effectiveClearance(me), record.summary.securityLevel);
+  return mayReadLevel(caller, record.summary.securityLevel);
 }
 
 export const isPartyTo = (caller: Caller, record: EmrRecord): boolean => record.patientId === caller.participant.id || record.authorId === caller.participant.id;

@@ -4,6 +4,7 @@
  */
 import type { Participant } from '../../chaincode/src/domain/index.js';
 import type { PieLedger } from '../chain/pie-ledger.js';
+import type { RecordIndex } from '../chain/record-index.js';
 import type { CustodyStore } from '../custody/index.js';
 import type { BlobRecords } from '../exchange/blob-records.js';
 import type { FhirIngest } from '../exchange/ingest.js';
@@ -23,6 +24,17 @@ export interface OrgBootstrap {
   registerFirstAdmin(code: string, keys: { signingKey: string; encryptionKey: string }): Promise<Participant>;
 }
 
+/** The node's read model of the ledger's records, fed from blocks (src/chain/record-index-feed.ts). */
+export interface RecordReadModel {
+  readonly index: RecordIndex;
+  /**
+   * Whether the index may answer a search that must see every block below `height` (this node's own commits):
+   * false at once while it is not caught up with the chain or its block stream is down; waits a bounded time when
+   * it is just behind.
+   */
+  readyFor(height: bigint): Promise<boolean>;
+}
+
 export interface NodeServices {
   readonly organisation: string;
   readonly ledger: PieLedger;
@@ -33,6 +45,8 @@ export interface NodeServices {
   readonly custody: CustodyStore;
   readonly bootstrap: OrgBootstrap;
   readonly maxPageSize: number;
+  /** absent when the read model is switched off: `emrs` then always evaluates the chaincode's SearchRecords */
+  readonly recordIndex?: RecordReadModel;
   ledgerStatus(): Promise<LedgerStatus>;
   /** Drops what the node remembers of a participant (its status changed), so its next request sees the ledger's. */
   participantChanged(id: string): void;

@@ -19,4 +19,4 @@ export function buildPieSchema(): Promise<GraphQLSchema> {
 
 export { createLoaders } from './loaders.js';
 export type { Loaders } from './loaders.js';
-export type { Caller, LedgerStatus, NodeServices, OrgBootstrap, RequestContext } from './context.js';
+export type { Caller, LedgerStatus, NodeServices, OrgBootstrap, RecordReadModel, RequestContext } from './context.js';

@@ -91,6 +91,7 @@ describe('defaults', () => {
         draftTtlSeconds: 600,
       },
       auth: { maxTokenLifetimeSeconds: 600, clockSkewSeconds: 30 },
+      search: { readModel: true, readModelWaitMs: 2_000 },
       custodyKeyFile: join(cwd, '.pie/node/custody/master.key'),
       shutdownTimeoutMs: 10_000,
     });
@@ -214,6 +215,7 @@ describe('validation of environment values', () => {
     ['PIE_DRAFT_TTL_SECONDS', 1, 86_400],
     ['PIE_MAX_TOKEN_LIFETIME_SECONDS', 60, 3600],
     ['PIE_CLOCK_SKEW_SECONDS', 0, 300],
+    ['PIE_SEARCH_READ_MODEL_WAIT_MS', 0, 60_000],
     ['PIE_SHUTDOWN_TIMEOUT_MS', 0, 600_000],
   ];
 
@@ -242,6 +244,14 @@ describe('validation of environment values', () => {
     expect(config.port).toBe(8080);
     expect(config.storage.listenPort).toBe(0);
     expect(config.limits.maxBlobBytes).toBe(1024 * GiB);
+  });
+
+  test('booleans: exactly true or false', async () => {
+    expect((await load({ PIE_SEARCH_READ_MODEL: 'false' })).search.readModel).toBe(false);
+    expect((await load({ PIE_SEARCH_READ_MODEL: 'true' })).search.readModel).toBe(true);
+    for (const raw of ['0', '1', 'yes', 'off', 'TRUE', ' false']) {
+      expect(await issuesOf({ PIE_SEARCH_READ_MODEL: raw })).toEqual([`PIE_SEARCH_READ_MODEL: must be true or false, got ${JSON.stringify(raw)}`]);
+    }
   });
 
   test('enumerations', async () => {
@@ -349,6 +359,14 @@ describe('validation of file values', () => {
       `${label}: storage.listenPort: must be an integer in 0..65535, got true`,
       `${label}: limits.maxPageSize: must be an integer in 1..100, got 101`,
     ]);
+  });
+
+  test('the read model switch: a JSON boolean in the file, overridden by the environment', async () => {
+    const file = await configFile({ search: { readModel: false, readModelWaitMs: 500 } });
+    expect((await load(file)).search).toEqual({ readModel: false, readModelWaitMs: 500 });
+    expect((await load({ ...file, PIE_SEARCH_READ_MODEL: 'true' })).search.readModel).toBe(true);
+    await configFile({ search: { readModel: 'false' } });
+    expect(await issuesOf(file)).toEqual([`config file ${join(cwd, 'pie.json')}: search.readModel: must be true or false (a JSON boolean), got "false"`]);
   });
 
   test('peers in the file: an array of valid multiaddr strings', async () => {
@@ -666,7 +684,7 @@ describe('ENV_VARS', () => {
     expect(names).toEqual(
       expect.arrayContaining(['PIE_DATA_DIR', 'PIE_HOST', 'PIE_PORT', 'PIE_ORG', 'PIE_AUDIENCE', 'NODE_ENV', 'PIE_LOG_LEVEL', 'PIE_LEDGER']),
     );
-    expect(names).toHaveLength(34);
+    expect(names).toHaveLength(36);
     const row = (name: string) => ENV_VARS.find((v) => v.name === name);
     expect(row('PIE_PORT')).toMatchObject({ key: 'port', default: '4000' });
     expect(row('PIE_DATA_DIR')?.default).toBe('<cwd>/.pie/node');

@@ -1,0 +1,108 @@
+/**
+ * The EMR records a block wrote: what the node's record index learns from each full block of the peer's Deliver
+ * stream. Only transactions the committer marked VALID count (TRANSACTIONS_FILTER), only endorser transactions, and
+ * only the PIE chaincode's namespace of their write sets; everything else in a block (configuration transactions,
+ * other chaincodes, invalid transactions, which Fabric keeps in the block) is skipped.
+ *
+ * A record's primary key is the composite key `\0pie.emr\0<id>\0` (chaincode/src/ledger.ts), its value the canonical
+ * JSON the contract wrote; it is parsed with the contract's own parser, so the index holds exactly what the
+ * chaincode's reads return. A value that does not parse in a VALID transaction means the index cannot be trusted:
+ * that is an error, never a skipped record.
+ */
+import { common, ledger, peer } from '@hyperledger/fabric-protos';
+import { OBJECT_TYPES, parseEmrRecord } from '../../chaincode/src/domain/index.js';
+import type { EmrRecord } from '../../chaincode/src/domain/index.js';
+import { CodedError } from '../errors.js';
+
+export class BlockReadError extends CodedError<'MALFORMED_BLOCK' | 'BAD_RECORD'> {
+  override readonly name = 'BlockReadError';
+}
+
+/** One write of a record's primary key: the record as stored, or its deletion. */
+export interface RecordWrite {
+  readonly id: string;
+  /** undefined: the key was deleted */
+  readonly record: EmrRecord | undefined;
+  readonly txId: string;
+}
+
+const RECORD_KEY_PREFIX = `\u0000${OBJECT_TYPES.record}\u0000`;
+
+/** The record id of a primary key `\0pie.emr\0<id>\0`, or undefined for any other key (indexes, heads, roots, …). */
+export function recordIdOfKey(key: string): string | undefined {
+  if (!key.startsWith(RECORD_KEY_PREFIX) || !key.endsWith('\u0000')) return undefined;
+  const id = key.slice(RECORD_KEY_PREFIX.length, -1);
+  return id === '' || id.includes('\u0000') ? undefined : id;
+}
+
+function decode<T>(what: string, blockNumber: number, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new BlockReadError('MALFORMED_BLOCK', `block ${blockNumber}: ${what} cannot be decoded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+/** The block's number (its header's). */
+export function blockNumberOf(block: common.Block): bigint {
+  const header = block.getHeader();
+  if (header === undefined) throw new BlockReadError('MALFORMED_BLOCK', 'a block without a header');
+  return BigInt(header.getNumber());
+}
+
+/** Every record write of the VALID transactions of `namespace` in the block, in block order. */
+export function recordWrites(block: common.Block, namespace: string): RecordWrite[] {
+  const n = Number(blockNumberOf(block));
+  const envelopes = block.getData()?.getDataList_asU8() ?? [];
+  const codes = block.getMetadata()?.getMetadataList_asU8()[common.BlockMetadataIndex.TRANSACTIONS_FILTER] ?? new Uint8Array(0);
+  if (codes.length !== envelopes.length) {
+    throw new BlockReadError('MALFORMED_BLOCK', `block ${n}: ${codes.length} validation codes for ${envelopes.length} transactions`);
+  }
+  const writes: RecordWrite[] = [];
+  envelopes.forEach((bytes, i) => {
+    if (codes[i] !== peer.TxValidationCode.VALID) return;
+    const envelope = decode(`transaction ${i}`, n, () => common.Envelope.deserializeBinary(bytes));
+    const payload = decode(`transaction ${i} payload`, n, () => common.Payload.deserializeBinary(envelope.getPayload_asU8()));
+    const channelHeader = decode(`transaction ${i} channel header`, n, () => common.ChannelHeader.deserializeBinary(payload.getHeader()?.getChannelHeader_asU8() ?? new Uint8Array(0)));
+    if (channelHeader.getType() !== common.HeaderType.ENDORSER_TRANSACTION) return;
+    const txId = channelHeader.getTxId();
+    const tx = decode(`transaction ${txId}`, n, () => peer.Transaction.deserializeBinary(payload.getData_asU8()));
+    for (const action of tx.getActionsList()) {
+      for (const kv of namespaceWrites(action, namespace, `transaction ${txId}`, n)) {
+        const id = recordIdOfKey(kv.getKey());
+        if (id === undefined) continue;
+        writes.push({ id, record: kv.getIsDelete() ? undefined : storedRecord(id, kv.getValue_asU8(), txId, n), txId });
+      }
+    }
+  });
+  return writes;
+}
+
+/** The writes of one namespace in a transaction action's read/write set. */
+function namespaceWrites(action: peer.TransactionAction, namespace: string, what: string, n: number): ledger.rwset.kvrwset.KVWrite[] {
+  const cap = decode(`${what} chaincode action payload`, n, () => peer.ChaincodeActionPayload.deserializeBinary(action.getPayload_asU8()));
+  const prp = decode(`${what} proposal response payload`, n, () =>
+    peer.ProposalResponsePayload.deserializeBinary(cap.getAction()?.getProposalResponsePayload_asU8() ?? new Uint8Array(0)),
+  );
+  const chaincodeAction = decode(`${what} chaincode action`, n, () => peer.ChaincodeAction.deserializeBinary(prp.getExtension_asU8()));
+  const rwset = decode(`${what} read/write set`, n, () => ledger.rwset.TxReadWriteSet.deserializeBinary(chaincodeAction.getResults_asU8()));
+  const out: ledger.rwset.kvrwset.KVWrite[] = [];
+  for (const ns of rwset.getNsRwsetList()) {
+    if (ns.getNamespace() !== namespace) continue;
+    const kv = decode(`${what} write set of ${namespace}`, n, () => ledger.rwset.kvrwset.KVRWSet.deserializeBinary(ns.getRwset_asU8()));
+    out.push(...kv.getWritesList());
+  }
+  return out;
+}
+
+/** The record stored under `id`, parsed as the chaincode's reads parse it (JSON, then parseEmrRecord). */
+function storedRecord(id: string, value: Uint8Array, txId: string, n: number): EmrRecord {
+  let record: EmrRecord;
+  try {
+    record = parseEmrRecord(JSON.parse(Buffer.from(value).toString('utf8')));
+  } catch (e) {
+    throw new BlockReadError('BAD_RECORD', `block ${n}, transaction ${txId}: record ${id} as stored does not parse: ${(e as Error).message}`, { cause: e });
+  }
+  if (record.id !== id) throw new BlockReadError('BAD_RECORD', `block ${n}, transaction ${txId}: the record stored under ${id} has id ${record.id}`);
+  return record;
+}
