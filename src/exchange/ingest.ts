@@ -1,8 +1,9 @@
 /**
  * Upload (the paper's Algorithm 1) for FHIR input: validate and split into EMR groups (src/fhir) → per group, encrypt
- * under the patient's PUBLIC key and store on Helia, pinned (src/storage) → one Table 4 record per group, signed by
- * the author → all records in one ledger transaction (CreateRecords), so an upload is recorded entirely or not at
- * all. When anything fails after content was stored, the content is unpinned again.
+ * under the patient's PUBLIC key and store on Helia, all groups as one batch that is pinned entirely or not at all
+ * (src/storage storeEmrs) → one Table 4 record per group, signed by the author → all records in one ledger
+ * transaction (CreateRecords), so an upload is recorded entirely or not at all. When anything fails after content
+ * was stored, the content is unpinned again.
  *
  * The author's signature comes from one of two places:
  * - a custodial (institutional) author: the node signs with the key it holds (`ingest` does everything at once);
@@ -17,7 +18,7 @@ import type { PieLedger, SignedRecordInput } from '../chain/pie-ledger.js';
 import { PublicKey } from '../crypto/umbral/index.js';
 import { prepareFhirInputOnPool } from '../fhir/index.js';
 import type { EmrSummary, FhirValidatorPool, PreparedEmr, ReferenceDirectory } from '../fhir/index.js';
-import { storeEmr } from '../storage/index.js';
+import { storeEmrs } from '../storage/index.js';
 import type { BlobStore, StoredEmr } from '../storage/index.js';
 import { Drafts } from './drafts.js';
 import { ExchangeError, toExchangeError } from './errors.js';
@@ -137,23 +138,24 @@ export class FhirIngest {
     const patient = await ledger.participant(patientId);
     checkParties(author, patient, organisation);
 
+    // The patient's policy is read while the input is validated (it is needed only for the records).
+    const policyRead = ledger.patientPolicy(patientId);
+    policyRead.catch(() => undefined); // awaited below, unless preparing fails first
     const prepared = await prepareFhirInputOnPool(request.input, validator, { organizationId: organisation, directory });
     if (prepared.emrs.length === 0) throw new ExchangeError('BAD_USER_INPUT', 'the input holds no clinical or identity data to store (only directory or audit resources)');
     if (prepared.emrs.length > MAX_BATCH_RECORDS) {
       throw new ExchangeError('BAD_USER_INPUT', `the input splits into ${prepared.emrs.length} EMRs; one upload may hold at most ${MAX_BATCH_RECORDS}: send it in parts`);
     }
     assertOnePatient(prepared.emrs);
-    const policy = await ledger.patientPolicy(patientId);
+    const policy = await policyRead;
 
     const patientPk = PublicKey.fromCompressedBytes(Buffer.from(patient.encryptionKey, 'hex'));
-    const stored: StoredEmr[] = [];
-    try {
-      // One at a time: each store already uses both cores (AEAD + hashing + block writes).
-      for (const emr of prepared.emrs) stored.push(await storeEmr(blobs, [Buffer.from(JSON.stringify(emr.content), 'utf8')], patientPk));
-    } catch (e) {
-      await Promise.all(stored.map((s) => blobs.unpin(s.cid).catch(() => undefined)));
-      throw e;
-    }
+    // One batch: every envelope durable and pinned, or none (the EMRs are encrypted and written a few at a time).
+    const stored = await storeEmrs(
+      blobs,
+      prepared.emrs.map((emr) => [Buffer.from(JSON.stringify(emr.content), 'utf8')]),
+      patientPk,
+    );
     const records = prepared.emrs.map((emr, i) => unsignedRecord(emr, stored[i]!, { patientId, author, organisation, policy }));
     return {
       records,

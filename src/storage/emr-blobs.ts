@@ -2,7 +2,8 @@
  * The encrypted EMR pipeline between the envelope (src/crypto/envelope) and the blob store:
  *
  *   store: plaintext stream → EMR envelope (fresh DEK, chunked AEAD, DEK encapsulated to the patient's Umbral key)
- *          → UnixFS on Helia, pinned → the Table 4 metadata (CID, envelope size, plaintext SHA-256, capsule, version)
+ *          → UnixFS on Helia, pinned → the Table 4 metadata (CID, envelope size, plaintext SHA-256, capsule, version);
+ *          several EMRs of one upload are stored as one batch, all pinned or none (storeEmrs)
  *   open:  CID → blocks, each checked against its CID → envelope → plaintext, with the envelope size and the
  *          plaintext SHA-256 checked against what the ledger recorded
  *
@@ -11,11 +12,12 @@
  * (from the patient's own key on the client, or from capsule fragments after a grant).
  */
 import { createHash } from 'node:crypto';
-import { VERSION, decryptEmr, encryptEmr, KeyBlock } from '../crypto/envelope/index.js';
+import { CAPSULE_LENGTH, VERSION, decryptEmr, encryptEmr } from '../crypto/envelope/index.js';
 import type { ByteSource, DecryptOptions, EmrDekSource, EncryptOptions } from '../crypto/envelope/index.js';
 import type { PublicKey } from '../crypto/umbral/index.js';
 import { StorageError } from './errors.js';
-import type { BlobStore, CidInput } from './types.js';
+import { forEachLimited } from './limited.js';
+import type { BatchPut, BlobStore, CidInput } from './types.js';
 
 /** What a record on the ledger says about its content (the `metadata` of Table 4, minus the media type). */
 export interface StoredEmr {
@@ -38,25 +40,57 @@ export interface StoreEmrOptions extends Pick<EncryptOptions, 'segmentSize' | 'b
   readonly signal?: AbortSignal;
 }
 
+export interface StoreEmrsOptions extends StoreEmrOptions {
+  /** EMRs encrypted and imported at a time (default 8) */
+  readonly concurrency?: number;
+}
+
+/**
+ * EMRs in flight at once in storeEmrs: one's encapsulation (≈1 ms of CPU) overlaps the others' block writes and
+ * fsyncs (≈5 thread-pool round trips per block). 8 and 16 stored the 119 EMRs of the 1 MB Synthea sample equally fast
+ * on the 2-core dev VM, 4 ≈20 % slower; each EMR in flight may hold up to ≈10 MiB in the importer.
+ */
+export const DEFAULT_STORE_CONCURRENCY = 8;
+
 /** Encrypts `plaintext` for `patientPk` and stores the envelope, pinned. */
 export async function storeEmr(blobs: BlobStore, plaintext: ByteSource, patientPk: PublicKey, options: StoreEmrOptions = {}): Promise<StoredEmr> {
+  const [stored] = await storeEmrs(blobs, [plaintext], patientPk, options);
+  return stored!;
+}
+
+/**
+ * Encrypts several EMRs for `patientPk`, each under its own DEK, and stores them as one unit (BlobStore.putBatch):
+ * when this resolves every envelope is durable and pinned, when it rejects none is (and their new blocks are gone).
+ * Results are in the order of `plaintexts`.
+ */
+export async function storeEmrs(blobs: BlobStore, plaintexts: readonly ByteSource[], patientPk: PublicKey, options: StoreEmrsOptions = {}): Promise<StoredEmr[]> {
+  const concurrency = options.concurrency ?? DEFAULT_STORE_CONCURRENCY;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new StorageError('INVALID_ARGUMENT', `concurrency must be a positive integer, got ${String(concurrency)}`);
+  const stored: StoredEmr[] = new Array<StoredEmr>(plaintexts.length);
+  await blobs.putBatch(
+    (put) =>
+      forEachLimited(plaintexts, concurrency, async (plaintext, i) => {
+        stored[i] = await encryptAndPut(put, plaintext, patientPk, options);
+      }),
+    { signal: options.signal },
+  );
+  return stored;
+}
+
+/** One EMR of a batch: envelope → put; the envelope's own count of its bytes must match what the store took. */
+async function encryptAndPut(put: BatchPut, plaintext: ByteSource, patientPk: PublicKey, options: StoreEmrOptions): Promise<StoredEmr> {
   const envelope = encryptEmr(plaintext, patientPk, { hashPlaintext: true, segmentSize: options.segmentSize, backend: options.backend });
-  const capsule = Buffer.from(KeyBlock.fromBytes(envelope.header.keyBlock).capsule.toBytes()).toString('base64');
-  const put = await blobs.put(envelope.stream, { maxBytes: options.maxBytes, signal: options.signal });
-  let summary;
-  try {
-    summary = await envelope.summary;
-    if (summary.envelopeBytes !== put.size) {
-      throw new StorageError('CORRUPT', `stored ${put.size} bytes for an envelope of ${summary.envelopeBytes} bytes (${put.cid})`);
-    }
-  } catch (e) {
-    // The store took the bytes but the envelope did not finish cleanly: do not leave it pinned.
-    await blobs.unpin(put.cid).catch(() => undefined);
-    throw e;
+  // The key block starts with the capsule as it serialises (KeyBlock.toBytes): no need to parse it back (≈1.5 ms).
+  const capsule = Buffer.from(envelope.header.keyBlock.subarray(0, CAPSULE_LENGTH)).toString('base64');
+  const { cid, size } = await put(envelope.stream, { maxBytes: options.maxBytes });
+  // The store took the bytes but the envelope must also have finished cleanly; otherwise the batch pins nothing.
+  const summary = await envelope.summary;
+  if (summary.envelopeBytes !== size) {
+    throw new StorageError('CORRUPT', `stored ${size} bytes for an envelope of ${summary.envelopeBytes} bytes (${cid})`);
   }
   return {
-    cid: put.cid.toString(),
-    size: put.size,
+    cid: cid.toString(),
+    size,
     contentHash: Buffer.from(summary.plaintextSha256!).toString('hex'),
     capsule,
     envelopeVersion: VERSION,

@@ -6,8 +6,9 @@
  * Why not helia.pins itself (helia 7.1.15): add() bumps each block's record as it walks and writes the root's record
  * last, so a walk that fails half-way (a block missing, a deadline, an abort) leaves blocks pinned by nobody, for
  * ever; and rm() keeps the wrong entries in `pinnedBy` (a filter with the test inverted), so two pins sharing blocks
- * can lose those blocks to gc. Here the walk happens first and all the records of one pin or unpin are written in a
- * single LevelDB batch (atomic; synced when the node is durable), serialised by a mutex.
+ * can lose those blocks to gc. Here the walk happens first and all the records of one pin or unpin (or of the pins of
+ * one put batch, `addMany`) are written in a single LevelDB batch (atomic; synced when the node is durable),
+ * serialised by a mutex.
  */
 import { encode, decode } from 'cborg';
 import type { LevelDatastore } from 'datastore-level';
@@ -29,6 +30,14 @@ interface PinnedBlock {
 }
 
 type Db = LevelDatastore['db'];
+
+/** One recursive pin to add: the root and every distinct block of its DAG (root included). */
+export interface PinEntry {
+  readonly root: CID;
+  readonly blocks: readonly CID[];
+  readonly metadata?: Record<string, string | number | boolean>;
+}
+
 type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
 const pinKey = (root: CID): string => `${PIN_PREFIX}${root.toV1().toString(base36)}`;
@@ -83,24 +92,49 @@ export class PinStore {
    * Pins `root` over `blocks` (every distinct block of its DAG, root included), atomically. Returns false, changing
    * nothing, when the root is already pinned.
    */
-  add(root: CID, blocks: readonly CID[], metadata: Record<string, string | number | boolean> = {}): Promise<boolean> {
+  async add(root: CID, blocks: readonly CID[], metadata: Record<string, string | number | boolean> = {}): Promise<boolean> {
+    const [added] = await this.addMany([{ root, blocks, metadata }]);
+    return added!;
+  }
+
+  /**
+   * Pins several roots in one atomic batch (one sync): after a crash either all of them are pinned or none. Per pin,
+   * true when it was added, false when its root was already pinned (or came earlier in `pins`).
+   */
+  addMany(pins: readonly PinEntry[]): Promise<boolean[]> {
     return this.#exclusive(async () => {
-      if (await this.isPinned(root)) return false;
-      const by = root.toV1().bytes;
-      const keys = blocks.map(blockKey);
+      const roots = pins.map((p) => pinKey(p.root));
+      const rootValues = await this.db.getMany(roots);
+      const adding = new Set<string>();
+      const added = pins.map((_p, i) => {
+        if (rootValues[i] !== undefined || adding.has(roots[i]!)) return false;
+        adding.add(roots[i]!);
+        return true;
+      });
+      // Block records shared by several of these pins are read once and updated in memory, then written once.
+      const keys = [...new Set(pins.flatMap((p, i) => (added[i] ? p.blocks.map(blockKey) : [])))];
       const values = await this.db.getMany(keys);
-      const ops: Op[] = [];
+      const records = new Map<string, { rec: PinnedBlock; changed: boolean }>();
       keys.forEach((key, i) => {
         const v = values[i];
-        const rec: PinnedBlock = v === undefined ? { pinCount: 0, pinnedBy: [] } : decodeBlockRecord(key, v);
-        if (rec.pinnedBy.some((b) => sameBytes(b, by))) return;
-        rec.pinnedBy.push(by);
-        rec.pinCount = rec.pinnedBy.length;
-        ops.push({ type: 'put', key, value: encode(rec) });
+        records.set(key, { rec: v === undefined ? { pinCount: 0, pinnedBy: [] } : decodeBlockRecord(key, v), changed: false });
       });
-      ops.push({ type: 'put', key: pinKey(root), value: encode({ depth: Infinity, metadata }) });
-      await this.db.batch(ops, { sync: this.sync });
-      return true;
+      const ops: Op[] = [];
+      pins.forEach((p, i) => {
+        if (!added[i]) return;
+        const by = p.root.toV1().bytes;
+        for (const cid of p.blocks) {
+          const entry = records.get(blockKey(cid))!;
+          if (entry.rec.pinnedBy.some((b) => sameBytes(b, by))) continue;
+          entry.rec.pinnedBy.push(by);
+          entry.rec.pinCount = entry.rec.pinnedBy.length;
+          entry.changed = true;
+        }
+        ops.push({ type: 'put', key: roots[i]!, value: encode({ depth: Infinity, metadata: p.metadata ?? {} }) });
+      });
+      for (const [key, { rec, changed }] of records) if (changed) ops.push({ type: 'put', key, value: encode(rec) });
+      if (ops.length > 0) await this.db.batch(ops, { sync: this.sync });
+      return added;
     });
   }
 

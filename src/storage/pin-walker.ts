@@ -9,6 +9,7 @@ import * as dagPb from '@ipld/dag-pb';
 import type { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { StorageError } from './errors.js';
+import { forEachLimited } from './limited.js';
 import { SHA2_256 } from './verified-blockstore.js';
 
 const IDENTITY = 0x00;
@@ -30,27 +31,6 @@ export interface WalkOptions {
   /** 'fetch' mode: missing raw leaves of a node fetched at once (default 1: one after the other) */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
-}
-
-/**
- * Runs `fn` over `items`, at most `limit` at a time. On the first failure no more are started; the ones running are
- * waited for (nothing is left to reject unobserved) and that first error is thrown.
- */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  let failed: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failed === undefined && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (error) {
-        failed ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed !== undefined) throw failed.error;
 }
 
 export interface WalkedBlock {
@@ -118,7 +98,7 @@ export async function* walkDag(root: CID, source: WalkSource, options: WalkOptio
         if (c.code !== raw.code || c.multihash.code !== SHA2_256 || seen.has(Buffer.from(c.multihash.bytes).toString('base64'))) continue;
         if (!(await source.has(c, options.signal))) missing.push(c);
       }
-      await pool(missing, options.concurrency!, (c) => source.get(c, options.signal));
+      await forEachLimited(missing, options.concurrency!, (c) => source.get(c, options.signal));
     }
     // push in reverse so that links are visited in order
     for (let i = node.Links.length - 1; i >= 0; i--) {

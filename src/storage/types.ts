@@ -39,6 +39,15 @@ export interface PutOptions {
   readonly maxBytes?: number;
 }
 
+/** Bytes to store, in chunks. */
+export type PutSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+/**
+ * Puts one file of a batch (BlobStore.putBatch): imported and its blocks written when it resolves, pinned only when
+ * the whole batch commits. `maxBytes` as for put.
+ */
+export type BatchPut = (source: PutSource, options?: Pick<PutOptions, 'maxBytes'>) => Promise<PutResult>;
+
 export interface GcResult {
   /** blocks deleted */
   readonly removed: number;
@@ -47,7 +56,17 @@ export interface GcResult {
 /** A content-addressed blob store: UnixFS import/export over a Helia node, every block verified on read. */
 export interface BlobStore {
   /** Imports a byte stream as a UnixFS file (bounded memory) and pins it recursively before resolving. */
-  put(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options?: PutOptions): Promise<PutResult>;
+  put(source: PutSource, options?: PutOptions): Promise<PutResult>;
+  /**
+   * Several files as one unit: `fn` puts them through the `put` it is given (concurrently if it likes). Once `fn`
+   * resolves, the blocks are made durable and every file is pinned in one atomic step, and then this resolves with
+   * `fn`'s value. If `fn` rejects (its error comes out unchanged) or that step fails, none of the files is pinned and
+   * the blocks they newly wrote are deleted. A put that fails leaves its own file out (its rejection is `fn`'s to
+   * handle); a put `fn` did not wait for is waited for before the pins are written. The batch holds the store's
+   * shared lock while `fn` runs: `fn` must not wait for another operation of this store (a gc queued meanwhile
+   * would wait for the batch, and it for the gc).
+   */
+  putBatch<T>(fn: (put: BatchPut) => Promise<T>, options?: { signal?: AbortSignal }): Promise<T>;
   /** The file's bytes (or a byte range), each block checked against its CID. */
   get(cid: CidInput, options?: GetOptions): AsyncIterable<Uint8Array>;
   /** true when the root block is local */

@@ -5,7 +5,9 @@
  * - a read is one readFile() instead of a 64 KiB read stream, and a missing file is NotFoundError while other
  *   failures keep their cause (FsBlockstore reports every failure, an abort included, as NotFoundError);
  * - a write goes to a temporary file that is fsynced (optional), then renamed over the block's path, then the
- *   directory is fsynced: a crash leaves either the whole block or none. ENOSPC/EDQUOT become NO_SPACE.
+ *   directory is fsynced: a crash leaves either the whole block or none. ENOSPC/EDQUOT become NO_SPACE. A caller
+ *   that writes many blocks may put the directory fsync off (`syncDirectory: false`) and make the renames durable
+ *   later with one `syncDirectories` over the directories involved (blob-store.ts does, before it pins).
  * Only sha2-256 is accepted (what the importer and bitswap produce here); anything else is INVALID_CID.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,6 +19,7 @@ import type { Pair } from 'interface-blockstore';
 import { NotFoundError } from 'interface-store';
 import type { CID } from 'multiformats/cid';
 import { StorageError, toStorageError } from './errors.js';
+import { forEachLimited } from './limited.js';
 
 export const SHA2_256 = 0x12;
 /** Largest block accepted: the importer writes 1 MiB leaves; bitswap refuses blocks over 2 MiB. */
@@ -30,6 +33,17 @@ export interface VerifiedBlockstoreInit {
 interface SignalOptions {
   signal?: AbortSignal;
 }
+
+export interface BlockPutOptions extends SignalOptions {
+  /**
+   * false: do not fsync the block's directory after the rename; the caller then owes a `syncDirectories` over
+   * `dirname(blockPath(cid))` before it relies on the block being there after a crash (default true)
+   */
+  syncDirectory?: boolean;
+}
+
+/** Directories fsynced at once by syncDirectories (each takes a thread of libuv's pool of 4 for a moment). */
+const DIRECTORY_SYNC_CONCURRENCY = 8;
 
 /** Throws INVALID_CID unless `cid` is addressed by a full-length sha2-256 digest. */
 export function assertSha256(cid: CID, op: string): void {
@@ -63,6 +77,15 @@ async function collect(val: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Ui
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
+async function syncDirectory(dir: string): Promise<void> {
+  const dh = await fsp.open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
 export class VerifiedBlockstore extends FsBlockstore {
   readonly #sharding: NextToLast;
   readonly #fsync: boolean;
@@ -84,7 +107,7 @@ export class VerifiedBlockstore extends FsBlockstore {
     return join(this.path, dir, file);
   }
 
-  override async put(cid: CID, val: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: SignalOptions): Promise<CID> {
+  override async put(cid: CID, val: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: BlockPutOptions): Promise<CID> {
     assertSha256(cid, 'put');
     options?.signal?.throwIfAborted();
     const bytes = await collect(val, cid);
@@ -107,20 +130,28 @@ export class VerifiedBlockstore extends FsBlockstore {
         await fh.close();
       }
       await fsp.rename(tmp, file);
-      if (this.#fsync) {
-        // the rename is durable only once the directory entry is
-        const dh = await fsp.open(dirname(file), 'r');
-        try {
-          await dh.sync();
-        } finally {
-          await dh.close();
-        }
-      }
+      // the rename is durable only once the directory entry is
+      if (this.#fsync && options?.syncDirectory !== false) await syncDirectory(dirname(file));
       return cid;
     } catch (e) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
       throw toStorageError(e, { op: 'put block', cid: cid.toString() });
     }
+  }
+
+  /**
+   * Makes the block renames in `dirs` durable (fsync of each directory; nothing when the store does not fsync). For
+   * the writes made with `syncDirectory: false`.
+   */
+  async syncDirectories(dirs: Iterable<string>): Promise<void> {
+    if (!this.#fsync) return;
+    await forEachLimited([...new Set(dirs)], DIRECTORY_SYNC_CONCURRENCY, async (dir) => {
+      try {
+        await syncDirectory(dir);
+      } catch (e) {
+        throw toStorageError(e, { op: `sync directory ${dir}` });
+      }
+    });
   }
 
   override async *get(cid: CID, options?: SignalOptions): AsyncGenerator<Uint8Array> {

@@ -7,6 +7,7 @@ import type { EmrRecord as LedgerRecord } from '../../chaincode/src/domain/index
 import { PieApiError } from '../../src/client/index.js';
 import type { PieClient } from '../../src/client/index.js';
 import { SecretKey, Signer } from '../../src/crypto/umbral/index.js';
+import { StorageError } from '../../src/storage/index.js';
 import { PATIENT_FILES, readSample } from '../fhir/samples.js';
 import { hex, registerCustodial, registerWithKeys, startTestNode, refused } from './harness.js';
 import { observation, smallBundle } from './small-bundle.js';
@@ -132,6 +133,36 @@ describe('the wrong patient or a refused party: nothing pinned, height unchanged
   it('input with nothing to store (directory data only) is BAD_USER_INPUT', async () => {
     const org: Resource = { resourceType: 'Organization', id: 'b0e04623-b02c-3f8b-92ea-943fc4db60da', name: 'Clinic' } as Resource;
     await nothingWritten(() => refused(doctor.client.request(INGEST, { b: org, p: patient.id }), 'BAD_USER_INPUT', /no clinical or identity data/));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('storage failing part-way through an upload: nothing pinned, nothing recorded, no blocks left', () => {
+  it('the 20th of the sample’s EMRs cannot be stored (disk full): UNAVAILABLE; the 19 before it are not kept', async () => {
+    const p = await registerWithKeys(t, 'PATIENT');
+    const blobs = t.node.storage.blobs;
+    await blobs.gc();
+    const realBatch = blobs.putBatch.bind(blobs);
+    let puts = 0;
+    // the store takes the 20th file's blocks, then reports the disk full
+    blobs.putBatch = (fn, options) =>
+      realBatch(
+        (put) =>
+          fn(async (source, o) => {
+            const stored = await put(source, o);
+            if (++puts === 20) throw new StorageError('NO_SPACE', 'no space left on the storage device (test)');
+            return stored;
+          }),
+        options,
+      );
+    try {
+      await nothingWritten(() => refused(doctor.client.request(INGEST, { b: readSample(PATIENT_FILES[0]!), p: p.id }), 'UNAVAILABLE', /no space left/));
+    } finally {
+      delete (blobs as { putBatch?: unknown }).putBatch; // the store's own method again
+    }
+    expect(puts).toBeGreaterThanOrEqual(20);
+    expect((await blobs.gc()).removed).toBe(0);
   });
 });
 

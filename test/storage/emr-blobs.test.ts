@@ -11,14 +11,14 @@ import { LedgerClient } from '../../src/chain/client.js';
 import { Devnet } from '../../src/chain/devnet/devnet.js';
 import { PieLedger } from '../../src/chain/pie-ledger.js';
 import type { SignedRecordInput } from '../../src/chain/pie-ledger.js';
-import { EnvelopeError, openDekWithSecretKey } from '../../src/crypto/envelope/index.js';
+import { EnvelopeError, openDekWithSecretKey, readEnvelopeHeader } from '../../src/crypto/envelope/index.js';
 import type { EmrDekSource } from '../../src/crypto/envelope/index.js';
 import { SecretKey, Signer } from '../../src/crypto/umbral/index.js';
 import { openStorageNode, StorageError } from '../../src/storage/index.js';
 import type { StorageNode } from '../../src/storage/index.js';
 import { ledgerReferences, sweepOrphans } from '../../src/storage/orphans.js';
 import type { LedgerReferences } from '../../src/storage/orphans.js';
-import { openEmr, storeEmr } from '../../src/storage/emr-blobs.js';
+import { openEmr, storeEmr, storeEmrs } from '../../src/storage/emr-blobs.js';
 import type { StoredEmr } from '../../src/storage/emr-blobs.js';
 
 const patientSk = SecretKey.random();
@@ -108,6 +108,52 @@ describe('storeEmr / openEmr', () => {
     const tooLarge = await errorOf(storeEmr(node.blobs, chunks(randomBytes(2_000_000)), patientSk.publicKey(), { maxBytes: 1_000_000 }));
     expect(tooLarge).toMatchObject({ code: 'TOO_LARGE' });
     expect(await pinned(node)).toEqual(before);
+  });
+});
+
+describe('storeEmrs: one upload of several EMRs, pinned together or not at all', () => {
+  test('every EMR stored under its own DEK, in order, each opening to its plaintext; all pinned', async () => {
+    const plaintexts = [400, 0, 70_000, 1234, 2 * 1024 * 1024 + 5].map((n) => randomBytes(n));
+    const stored = await storeEmrs(node.blobs, plaintexts.map((p) => chunks(p)), patientSk.publicKey(), { concurrency: 3 });
+    expect(stored.map((s) => s.plaintextBytes)).toEqual(plaintexts.map((p) => p.length));
+    expect(new Set(stored.map((s) => s.capsule)).size).toBe(plaintexts.length);
+    for (const [i, s] of stored.entries()) {
+      expect(s.contentHash).toBe(sha256(plaintexts[i]!));
+      expect(await node.blobs.isPinned(s.cid)).toBe(true);
+      expect((await collect(openEmr(node.blobs, s, withPatientKey))).equals(plaintexts[i]!)).toBe(true);
+    }
+  });
+
+  test('the capsule on record is the one in the stored envelope’s key block', async () => {
+    const [s] = await storeEmrs(node.blobs, [[randomBytes(3000)]], patientSk.publicKey());
+    const { keyBlock } = await readEnvelopeHeader(node.blobs.get(s!.cid));
+    expect(Buffer.from(keyBlock.capsule.toBytes()).toString('base64')).toBe(s!.capsule);
+  });
+
+  test('one EMR failing part-way: the upload is refused, none of its EMRs pinned, no blocks left for gc', async () => {
+    await node.blobs.gc();
+    const before = await pinned(node);
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield randomBytes(300_000);
+      throw new Error('upload connection reset');
+    }
+    const sources = Array.from({ length: 12 }, (_, i) => (i === 7 ? failing() : [randomBytes(5000 + i)]));
+    await expect(storeEmrs(node.blobs, sources, patientSk.publicKey(), { concurrency: 4 })).rejects.toThrow(/upload connection reset|source failed/);
+    expect(await pinned(node)).toEqual(before);
+    expect((await node.blobs.gc()).removed).toBe(0);
+  });
+
+  test('an oversized EMR among others: TOO_LARGE, nothing pinned', async () => {
+    const before = await pinned(node);
+    const e = await errorOf(storeEmrs(node.blobs, [[randomBytes(100)], chunks(randomBytes(2_000_000)), [randomBytes(100)]], patientSk.publicKey(), { maxBytes: 1_000_000 }));
+    expect(e).toMatchObject({ code: 'TOO_LARGE' });
+    expect(await pinned(node)).toEqual(before);
+  });
+
+  test('concurrency must be a positive integer', async () => {
+    for (const concurrency of [0, -1, 1.5]) {
+      expect(await errorOf(storeEmrs(node.blobs, [[randomBytes(10)]], patientSk.publicKey(), { concurrency }))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
   });
 });
 
