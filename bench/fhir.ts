@@ -5,6 +5,8 @@
  *
  *   npm run bench:fhir                      (default: 5 cold starts, 3 warm-up rounds, 15 timed rounds)
  *   node --expose-gc dist/bench/fhir.js --rounds=30 --starts=10
+ *   node --expose-gc dist/bench/fhir.js --baseline=dist-old   (A/B: see compareWithBaseline)
+ *   node dist/bench/fhir.js                 (no forced GC before each round, as a node runs: see below)
  *
  * Each round runs every sample patient bundle through `prepareFhirInput` (parse, normalise references, resolve the
  * conditional references against the directory, validate every resource, classify, group, label, summarise). The
@@ -14,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadDefinitions } from '../src/fhir/definitions.js';
 import { ReferenceDirectory } from '../src/fhir/directory.js';
 import { groupResources } from '../src/fhir/group.js';
@@ -140,6 +142,10 @@ const f1 = (x: number): string => x.toFixed(1);
 console.log(`# PIE FHIR bench (issue 5), ${new Date().toISOString()}`);
 console.log(`machine: ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${os.cpus().length} cores, Node ${process.version}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 console.log(`samples: ${patientFiles.length} Synthea patient bundles (${texts.reduce((n, t) => n + t.length, 0)} B of JSON) + directory of ${directory.size} resources`);
+// With --expose-gc each timed round starts after a forced full GC (less variance). The node never forces one, and the
+// forced GC leaves its concurrent sweeping and a shrunken heap to the round: without --expose-gc the rounds run as
+// a node's uploads do.
+console.log(`forced full GC before each timed round: ${(globalThis as { gc?: unknown }).gc ? 'yes (--expose-gc)' : 'no'}`);
 
 const cold = coldStarts(STARTS);
 console.log(`\n## start-up: loading the R4 StructureDefinitions once per process (${STARTS} fresh processes, median [min–max])`);
@@ -178,6 +184,7 @@ const poolMed = median(poolPerS);
 const concurrentPerS = rate(concurrentRounds);
 const concurrentMed = median(concurrentPerS);
 const r0 = rounds[0]!;
+const resourcesPerRound = r0.resources;
 console.log(`\n## throughput after ${WARMUP} warm-up rounds: ${ROUNDS} rounds of ${r0.resources} resources → ${r0.emrs} EMRs (median [p10–p90])`);
 console.log(`prepareFhirInput, one thread:                ${med.toFixed(0)} resources/s [${percentile(perS, 10).toFixed(0)}–${percentile(perS, 90).toFixed(0)}]; ${f1((median(rounds.map((r) => r.ms)) * 1000) / r0.resources)} µs per resource`);
 console.log(`prepareFhirInputOnPool, ${pool.threads} validator threads: ${poolMed.toFixed(0)} resources/s [${percentile(poolPerS, 10).toFixed(0)}–${percentile(poolPerS, 90).toFixed(0)}]; ${(poolMed / med).toFixed(2)} × one thread (pool start-up ${f1(poolStartMs)} ms)`);
@@ -208,3 +215,53 @@ console.log(
     target: { perS: TARGET_PER_S, met: best >= TARGET_PER_S },
   }),
 );
+
+// ------------------------------------------------------------------------------------- optional: A/B
+/**
+ * --baseline=<dir>: another build of PIE (`npx tsc -p tsconfig.build.json --outDir <dir>` on another commit, plus the
+ * chaincode's CommonJS marker). Its pool and this build's run the same rounds in turn, in this process, so both
+ * see the same machine load; the ratio is the median of the per-round ratios.
+ */
+async function compareWithBaseline(dir: string): Promise<void> {
+  const load = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(dir, path)).href)) as T;
+  const base = await load<typeof import('../src/fhir/prepare.js')>('src/fhir/prepare.js');
+  const BasePool = (await load<typeof import('../src/fhir/validator-pool.js')>('src/fhir/validator-pool.js')).FhirValidatorPool;
+  const BaseDirectory = (await load<typeof import('../src/fhir/directory.js')>('src/fhir/directory.js')).ReferenceDirectory;
+  const baseDirectory = BaseDirectory.fromBundles(...directoryFiles.map(read));
+  const options = (d: ReferenceDirectory) => ({ organizationId: ORG, directory: d, now: () => new Date('2026-01-01T00:00:00Z') });
+  type Run = (text: string) => Promise<unknown>;
+  const timed = async (run: Run, atOnce: boolean): Promise<number> => {
+    gc();
+    const t0 = performance.now();
+    if (atOnce) await Promise.all(texts.map(run));
+    else for (const text of texts) await run(text);
+    return (resourcesPerRound / (performance.now() - t0)) * 1000;
+  };
+  const [ourPool, basePool] = await Promise.all([FhirValidatorPool.start(), BasePool.start()]);
+  try {
+    const ours: Run = (text) => prepareFhirInputOnPool(text, ourPool, options(directory));
+    const theirs: Run = (text) => base.prepareFhirInputOnPool(text, basePool, options(baseDirectory));
+    const result = { seq: { ours: [] as number[], base: [] as number[] }, atOnce: { ours: [] as number[], base: [] as number[] } };
+    for (let i = -WARMUP; i < ROUNDS; i++) {
+      for (const mode of ['seq', 'atOnce'] as const) {
+        // alternate who goes first, so neither always runs right after the other's garbage
+        const pair = i % 2 === 0 ? [ours, theirs] : [theirs, ours];
+        const [first, second] = [await timed(pair[0]!, mode === 'atOnce'), await timed(pair[1]!, mode === 'atOnce')];
+        if (i < 0) continue;
+        result[mode].ours.push(i % 2 === 0 ? first : second);
+        result[mode].base.push(i % 2 === 0 ? second : first);
+      }
+    }
+    console.log(`\n## A/B against ${dir} (pools of ${ourPool.threads} threads each, rounds in turn; medians, ratio = median of the per-round ratios)`);
+    for (const [mode, r] of Object.entries(result)) {
+      const ratio = median(r.ours.map((x, k) => x / r.base[k]!));
+      const show = (xs: number[]): string => `${median(xs).toFixed(0)} /s (p90 ${percentile(xs, 90).toFixed(0)})`;
+      console.log(`  ${mode === 'seq' ? 'one upload at a time' : `${texts.length} uploads at once  `}: this build ${show(r.ours)}, baseline ${show(r.base)}: ${ratio.toFixed(2)} ×`);
+    }
+  } finally {
+    await Promise.all([ourPool.close(), basePool.close()]);
+  }
+}
+
+const baseline = argv.get('baseline');
+if (baseline !== undefined) await compareWithBaseline(resolve(baseline));

@@ -55,7 +55,7 @@ export interface EmrGroup {
   readonly confidentiality: Confidentiality;
   readonly sensitivity: readonly string[];
   readonly reasons: readonly string[];
-  /** deep copies, labelled with the group's classification */
+  /** copies labelled with the group's classification (see withSecurityLabels: only `meta` is their own) */
   readonly resources: readonly Resource[];
   readonly references: readonly ExternalReference[];
 }
@@ -188,6 +188,8 @@ export function serviceDateOf(resource: Resource): string | undefined {
 interface Member {
   readonly resource: Resource;
   readonly index: number;
+  /** referencesIn(resource), walked once: three steps below need it */
+  readonly references: readonly string[];
   classification: Classification;
 }
 
@@ -248,7 +250,7 @@ function externalReferences(members: readonly Member[], index: ResourceIndex, ho
   const inGroup = new Set(members.map((m) => m.resource));
   const refs = new Map<string, ExternalReference>();
   for (const m of members) {
-    for (const reference of referencesIn(m.resource)) {
+    for (const reference of m.references) {
       if (reference.startsWith('#') || refs.has(reference)) continue; // contained: inside the member itself
       const t = index.resolve(reference);
       if (t && inGroup.has(t)) continue;
@@ -285,7 +287,7 @@ export function groupResources(resources: readonly Resource[], options: GroupOpt
       omitted.set(resource, 'omitted');
       options.onOmitted?.(resource, `${resource.resourceType} is audit metadata: the ledger transaction records each EMR's provenance`);
     } else {
-      kept.push({ resource, index: i, classification: classifyResource(resource, ctx) });
+      kept.push({ resource, index: i, references: referencesIn(resource), classification: classifyResource(resource, ctx) });
     }
   });
 
@@ -294,7 +296,7 @@ export function groupResources(resources: readonly Resource[], options: GroupOpt
   const referenced = new Set<Resource>();
   for (const m of kept) {
     if (REFERENCE_DATA_TYPES.has(m.resource.resourceType)) continue;
-    for (const ref of referencesIn(m.resource)) {
+    for (const ref of m.references) {
       const t = index.resolve(ref);
       if (t && REFERENCE_DATA_TYPES.has(t.resourceType) && memberOf.has(t)) referenced.add(t);
     }
@@ -325,7 +327,7 @@ export function groupResources(resources: readonly Resource[], options: GroupOpt
   for (const d of drafts.values()) {
     const present = new Set(d.members.map((m) => m.resource));
     for (const m of [...d.members]) {
-      for (const ref of referencesIn(m.resource)) {
+      for (const ref of m.references) {
         const t = index.resolve(ref);
         if (t && referenced.has(t) && !present.has(t)) {
           present.add(t);

@@ -21,9 +21,12 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { CID } from 'multiformats/cid';
-import type { ReferenceDirectory } from './directory.js';
+import type { ReferenceDirectory, Resolution } from './directory.js';
 import { FhirInputError, issue, type FhirIssue } from './outcome.js';
-import { FHIR_ID_PATTERN, base64DecodedLength, classifyReference, isBlocking, isJsonObject, validateFhirResource, validateFhirResourcesOnPool, type JsonObject } from './validate.js';
+import { isJsonObject, type JsonObject } from './json.js';
+import { base64DecodedLength, checkResource, type OwnChecked, type Where } from './own-checks.js';
+import { FHIR_ID_PATTERN, classifyReference } from './references.js';
+import { isBlocking, validateChecked, validateCheckedOnPool } from './validate.js';
 import type { FhirValidatorPool } from './validator-pool.js';
 
 export interface FhirInputLimits {
@@ -109,8 +112,7 @@ interface Entry {
 /** Parses, normalises and validates FHIR input; throws FhirInputError with every problem found. */
 export function parseFhirInput(input: unknown, options: ParseFhirInputOptions = {}): ParsedFhirInput {
   const n = normalise(input, options);
-  for (const e of n.entries) n.issues.push(...validateFhirResource(e.resource, e.expr));
-  return finish(n, options);
+  return finish(n, Array.from(walkEntries(n), validateChecked), options);
 }
 
 /**
@@ -118,23 +120,47 @@ export function parseFhirInput(input: unknown, options: ParseFhirInputOptions = 
  * errors, but a large Bundle is validated on every core and does not hold up the event loop.
  */
 export async function parseFhirInputOnPool(input: unknown, pool: FhirValidatorPool, options: ParseFhirInputOptions = {}): Promise<ParsedFhirInput> {
+  return startParseOnPool(input, pool, options).parsed;
+}
+
+/** An input normalised on this thread whose structural validation is under way on the pool. */
+export interface PendingParse {
+  /**
+   * The normalised resources, before validation has decided on them: for work that can overlap the validation and
+   * is thrown away if `parsed` rejects (prepare.ts groups and summarises meanwhile).
+   */
+  readonly resources: readonly Resource[];
+  /** what parseFhirInputOnPool returns (rejects with FhirInputError for invalid input) */
+  readonly parsed: Promise<ParsedFhirInput>;
+}
+
+/**
+ * Normalises now and sends the resources to the pool. Throws FhirInputError at once for input that cannot be
+ * decoded or exceeds a limit (parseFhirInputOnPool turns that into a rejection).
+ */
+export function startParseOnPool(input: unknown, pool: FhirValidatorPool, options: ParseFhirInputOptions = {}): PendingParse {
   const n = normalise(input, options);
-  const perEntry = await validateFhirResourcesOnPool(pool, n.entries.map((e) => ({ resource: e.resource, path: e.expr })));
-  for (const issues of perEntry) n.issues.push(...issues);
-  return finish(n, options);
+  // validateCheckedOnPool walks every entry before it returns: the resources below are normalised
+  const parsed = validateCheckedOnPool(pool, walkEntries(n)).then((perEntry) => finish(n, perEntry, options));
+  return { resources: resourcesOf(n), parsed };
 }
 
 interface Normalised {
+  readonly limits: Limits;
   readonly isBundle: boolean;
   readonly bundle: BundleContents | undefined;
   readonly entries: readonly Entry[];
   readonly identities: Identities;
-  readonly externalReferences: string[];
-  readonly attachments: AttachmentInfo[];
+  /** problems of the Bundle's rules and of identities */
   readonly issues: FhirIssue[];
+  /** reference normalisation, done by walkEntries */
+  readonly references: ReferenceContext;
+  /** found by walkEntries */
+  readonly attachments: AttachmentInfo[];
+  readonly attachmentIssues: FhirIssue[];
 }
 
-/** Everything but the structural validation: decoding, limits, bundle rules, identities, references, attachments. */
+/** What comes before the walk over the resources: decoding, limits, bundle rules, identities. */
 function normalise(input: unknown, options: ParseFhirInputOptions): Normalised {
   const limits: Limits = { ...DEFAULT_FHIR_INPUT_LIMITS, ...options.limits };
   const root = decodeInput(input, limits);
@@ -143,22 +169,45 @@ function normalise(input: unknown, options: ParseFhirInputOptions): Normalised {
   const bundle = isBundle ? readBundle(root, limits, issues) : undefined;
   const entries = bundle?.entries ?? [{ resource: root, expr: typeof root['resourceType'] === 'string' ? root['resourceType'] : 'Resource' }];
   const identities = assignIdentities(entries, issues);
-  const externalReferences = normaliseReferences(entries, identities, options.directory, isBundle, issues);
-  const attachments = entries.flatMap((e) => findAttachments(e, limits, issues));
-  return { isBundle, bundle, entries, identities, externalReferences, attachments, issues };
+  const references: ReferenceContext = { identities, directory: options.directory, isBundle, external: new Set(), issues: [], resolutions: new Map() };
+  return { limits, isBundle, bundle, entries, identities, issues, references, attachments: [], attachmentIssues: [] };
 }
 
-function finish(n: Normalised, options: ParseFhirInputOptions): ParsedFhirInput {
-  if (n.issues.some((i) => isBlocking(i, options))) throw new FhirInputError(n.issues);
+/**
+ * One walk over each entry (own-checks.ts) normalises its references, finds its attachments and runs PIE's own
+ * checks; medplum's validation comes after, on this thread or on the pool.
+ */
+function* walkEntries(n: Normalised): Generator<OwnChecked> {
+  const reference = (holder: JsonObject, where: Where): void => {
+    const normalised = normaliseReference(holder['reference'] as string, where, n.references);
+    if (normalised !== undefined) holder['reference'] = normalised;
+  };
+  for (const entry of n.entries) {
+    const type = entry.resource['resourceType'];
+    const id = entry.resource['id'];
+    const resourceRef = typeof type === 'string' && typeof id === 'string' ? `${type}/${id}` : undefined;
+    const attachment = (node: JsonObject, where: Where): void => {
+      n.attachments.push(describeAttachment(node, where(), resourceRef, n.limits, n.attachmentIssues));
+    };
+    yield checkResource(entry.resource, entry.expr, typeof type === 'string' ? { reference, attachment } : { reference });
+  }
+}
+
+const resourcesOf = (n: Normalised): Resource[] => n.entries.map((e) => e.resource as unknown as Resource);
+
+/** `validation`: each entry's issues, in entry order. Issues are listed in the order of the steps that found them. */
+function finish(n: Normalised, validation: readonly FhirIssue[][], options: ParseFhirInputOptions): ParsedFhirInput {
+  const issues = [...n.issues, ...n.references.issues, ...n.attachmentIssues, ...validation.flat()];
+  if (issues.some((i) => isBlocking(i, options))) throw new FhirInputError(issues);
   return {
     kind: n.isBundle ? 'bundle' : 'resource',
     ...(n.bundle?.type !== undefined ? { bundleType: n.bundle.type } : {}),
-    resources: n.entries.map((e) => e.resource as unknown as Resource),
+    resources: resourcesOf(n),
     patientRefs: patientRefsOf(n.entries),
     attachments: n.attachments,
-    externalReferences: n.externalReferences,
+    externalReferences: [...n.references.external],
     fullUrlMap: Object.fromEntries([...n.identities.fullUrls].filter((kv): kv is [string, string] => kv[1] !== null)),
-    warnings: n.issues,
+    warnings: issues,
   };
 }
 
@@ -230,10 +279,17 @@ function checkDepth(value: unknown, maxDepth: number): void {
 function tooDeep(value: unknown, depth: number, max: number): (string | number)[] | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   if (depth > max) return [];
-  const children: [string | number, unknown][] = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
-  for (const [step, child] of children) {
-    const below = tooDeep(child, depth + 1, max);
-    if (below) return [step, ...below];
+  // no allocation on the way down: this visits every node of every input
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const below = tooDeep(value[i], depth + 1, max);
+      if (below) return [i, ...below];
+    }
+  } else {
+    for (const key of Object.keys(value)) {
+      const below = tooDeep((value as JsonObject)[key], depth + 1, max);
+      if (below) return [key, ...below];
+    }
   }
   return undefined;
 }
@@ -542,48 +598,29 @@ interface ReferenceContext {
   readonly isBundle: boolean;
   readonly external: Set<string>;
   readonly issues: FhirIssue[];
+  /** the directory's answers in this input: a Bundle names the same few practitioners and organisations many times */
+  readonly resolutions: Map<string, Resolution>;
 }
 
-/** Rewrites the references of every entry in place; returns the external references. */
-function normaliseReferences(entries: readonly Entry[], identities: Identities, directory: ReferenceDirectory | undefined, isBundle: boolean, issues: FhirIssue[]): string[] {
-  const context: ReferenceContext = { identities, directory, isBundle, external: new Set(), issues };
-  for (const entry of entries) {
-    forEachReference(entry.resource, entry.expr, (holder, expr) => {
-      const normalised = normaliseReference(holder['reference'] as string, `${expr}.reference`, context);
-      if (normalised !== undefined) holder['reference'] = normalised;
-    });
-  }
-  return [...context.external];
-}
-
-/** Calls `visit` for every object with a string `reference`, at any depth. */
-function forEachReference(node: unknown, expr: string, visit: (holder: JsonObject, expr: string) => void): void {
-  if (Array.isArray(node)) {
-    node.forEach((item, i) => forEachReference(item, `${expr}[${i}]`, visit));
-  } else if (isJsonObject(node)) {
-    if (typeof node['reference'] === 'string') visit(node, expr);
-    for (const [key, child] of Object.entries(node)) if (typeof child === 'object') forEachReference(child, `${expr}.${key}`, visit);
-  }
-}
-
-/** The `Type/id` to write instead of `reference`, or undefined to keep it. */
-function normaliseReference(reference: string, expr: string, context: ReferenceContext): string | undefined {
+/** The `Type/id` to write instead of `reference` (in the object `where` locates), or undefined to keep it. */
+function normaliseReference(reference: string, where: Where, context: ReferenceContext): string | undefined {
   const { identities, directory } = context;
   const form = classifyReference(reference);
   switch (form.kind) {
     case 'urn':
       if (!identities.fullUrls.has(reference)) {
         const why = context.isBundle ? 'is not the fullUrl of any entry in this Bundle' : 'can only refer to an entry of the same Bundle';
-        context.issues.push(issue('not-found', `Reference ${reference} ${why}`, expr));
+        context.issues.push(issue('not-found', `Reference ${reference} ${why}`, where('.reference')));
       }
       return identities.fullUrls.get(reference) ?? undefined;
     case 'conditional': {
       if (!directory) {
-        context.issues.push(issue('not-found', `Conditional reference ${reference} cannot be resolved: no reference directory is configured`, expr));
+        context.issues.push(issue('not-found', `Conditional reference ${reference} cannot be resolved: no reference directory is configured`, where('.reference')));
         return undefined;
       }
-      const resolved = directory.resolve(reference);
-      if (!resolved.ok) context.issues.push(issue(resolved.code, resolved.message, expr));
+      let resolved = context.resolutions.get(reference);
+      if (resolved === undefined) context.resolutions.set(reference, (resolved = directory.resolve(reference)));
+      if (!resolved.ok) context.issues.push(issue(resolved.code, resolved.message, where('.reference')));
       return resolved.ok ? resolved.reference : undefined;
     }
     case 'literal':
@@ -622,64 +659,9 @@ function patientRefsOf(entries: readonly Entry[]): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Attachments
+// Attachments (own-checks.ts finds them: the Attachment elements of r4-rules.ts, and Binary resources)
 
-/**
- * The R4 resource elements of type Attachment that are not choice types (choice types all end in `Attachment`:
- * valueAttachment, contentAttachment, …). Attachments inside the data types RelatedArtifact.document and
- * ProdCharacteristic.image (knowledge and product definitions) are not tracked.
- */
-export const ATTACHMENT_ELEMENTS: ReadonlySet<string> = new Set([
-  'BodyStructure.image',
-  'ClaimResponse.form',
-  'DiagnosticReport.presentedForm',
-  'DocumentReference.content.attachment',
-  'ExplanationOfBenefit.form',
-  'HealthcareService.photo',
-  'Library.content',
-  'Media.content',
-  'Patient.photo',
-  'Person.photo',
-  'Practitioner.photo',
-  'RelatedPerson.photo',
-  'SubstanceNucleicAcid.subunit.sequenceAttachment',
-  'SubstancePolymer.repeat.repeatUnit.structuralRepresentation.attachment',
-  'SubstanceProtein.subunit.sequenceAttachment',
-  'SubstanceSpecification.structure.representation.attachment',
-]);
-
-function isAttachmentElement(element: string): boolean {
-  return ATTACHMENT_ELEMENTS.has(element) || /[a-z]Attachment$/.test(element.slice(element.lastIndexOf('.') + 1));
-}
-
-function findAttachments(entry: Entry, limits: Limits, issues: FhirIssue[]): AttachmentInfo[] {
-  const { resource } = entry;
-  const type = resource['resourceType'];
-  if (typeof type !== 'string') return [];
-  const ref = typeof resource['id'] === 'string' ? `${type}/${resource['id']}` : undefined;
-  const found: AttachmentInfo[] = [];
-  const add = (node: JsonObject, expr: string): void => {
-    found.push(describeAttachment(node, expr, ref, limits, issues));
-  };
-  walkAttachments(resource, type, entry.expr, add);
-  return found;
-}
-
-/** Visits Binary resources and Attachment elements, contained resources included. */
-function walkAttachments(node: JsonObject, element: string, expr: string, add: (node: JsonObject, expr: string) => void): void {
-  if (node['resourceType'] === 'Binary') add(node, expr);
-  for (const [key, child] of Object.entries(node)) {
-    const items: unknown[] = Array.isArray(child) ? child : [child];
-    items.forEach((item, i) => {
-      if (!isJsonObject(item)) return;
-      const at = Array.isArray(child) ? `${expr}.${key}[${i}]` : `${expr}.${key}`;
-      const nestedType = item['resourceType'];
-      if (typeof nestedType === 'string') return walkAttachments(item, nestedType, at, add);
-      if (isAttachmentElement(`${element}.${key}`)) add(item, at);
-      walkAttachments(item, `${element}.${key}`, at, add);
-    });
-  }
-}
+export { ATTACHMENT_ELEMENTS } from './r4-rules.js';
 
 function describeAttachment(node: JsonObject, expr: string, resourceRef: string | undefined, limits: Limits, issues: FhirIssue[]): AttachmentInfo {
   const data = typeof node['data'] === 'string' ? node['data'] : undefined;

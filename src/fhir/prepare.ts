@@ -10,7 +10,7 @@
 import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import type { ReferenceDirectory } from './directory.js';
 import { groupResources, type EmrGroup } from './group.js';
-import { parseFhirInput, parseFhirInputOnPool, type FhirInputLimits, type ParseFhirInputOptions, type ParsedFhirInput } from './input.js';
+import { parseFhirInput, startParseOnPool, type FhirInputLimits, type ParseFhirInputOptions, type ParsedFhirInput } from './input.js';
 import { summariseGroup, toRecordSummary, type EmrSummary } from './summary.js';
 import type { RecordSummary } from './types.js';
 import type { FhirValidatorPool } from './validator-pool.js';
@@ -54,23 +54,43 @@ export interface PreparedInput {
 }
 
 export function prepareFhirInput(input: unknown, options: PrepareOptions): PreparedInput {
-  return prepareParsed(parseFhirInput(input, parseOptions(options)), options);
+  const parsed = parseFhirInput(input, parseOptions(options));
+  return { parsed, ...prepareResources(parsed.resources, options) };
 }
 
-/** prepareFhirInput with the structural validation on a validator pool's worker threads (see validator-pool.ts). */
+/**
+ * prepareFhirInput with the structural validation on a validator pool's worker threads (see validator-pool.ts).
+ * While the workers validate, this thread already groups, labels and summarises the normalised resources; that
+ * result is used only once validation has accepted the input, so the outcome (result or error) is exactly
+ * prepareFhirInput's.
+ */
 export async function prepareFhirInputOnPool(input: unknown, pool: FhirValidatorPool, options: PrepareOptions): Promise<PreparedInput> {
-  return prepareParsed(await parseFhirInputOnPool(input, pool, parseOptions(options)), options);
+  const pending = startParseOnPool(input, pool, parseOptions(options));
+  const prepared = attempt(() => prepareResources(pending.resources, options));
+  const parsed = await pending.parsed;
+  if (!prepared.ok) throw prepared.error; // what prepareFhirInput would throw after validating
+  return { parsed, ...prepared.value };
 }
 
 const parseOptions = (o: PrepareOptions): ParseFhirInputOptions => ({ directory: o.directory, limits: o.limits, allowWarnings: o.allowWarnings });
 
-function prepareParsed(parsed: ParsedFhirInput, options: PrepareOptions): PreparedInput {
+type Attempt<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+function attempt<T>(f: () => T): Attempt<T> {
+  try {
+    return { ok: true, value: f() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+function prepareResources(resources: readonly Resource[], options: PrepareOptions): Omit<PreparedInput, 'parsed'> {
   const omitted: { resource: string; reason: string }[] = [];
-  const groups = groupResources(parsed.resources, {
+  const groups = groupResources(resources, {
     onOmitted: (r: Resource, reason: string) => omitted.push({ resource: `${r.resourceType}/${r.id ?? ''}`, reason }),
   });
   const patients = new Map<string, Patient>();
-  for (const r of parsed.resources) if (r.resourceType === 'Patient' && r.id) patients.set(`Patient/${r.id}`, r);
+  for (const r of resources) if (r.resourceType === 'Patient' && r.id) patients.set(`Patient/${r.id}`, r);
   const emrs = groups.map((group): PreparedEmr => {
     const patient = (group.patient !== undefined ? patients.get(group.patient) : undefined) ?? options.patient;
     const summary = summariseGroup(group, { organizationId: options.organizationId, patient, now: options.now });
@@ -82,5 +102,5 @@ function prepareParsed(parsed: ParsedFhirInput, options: PrepareOptions): Prepar
       mediaType: FHIR_CONTENT_MEDIA_TYPE,
     };
   });
-  return { parsed, emrs, omitted };
+  return { emrs, omitted };
 }

@@ -240,12 +240,14 @@ describe('withSecurityLabels', () => {
   const act = (code: string): Coding => ({ system: ACT_CODE_SYSTEM, code });
   const labels = (r: Resource) => (r.meta?.security ?? []).map((l) => `${l.system === CONFIDENTIALITY_SYSTEM ? 'C' : l.system === ACT_CODE_SYSTEM ? 'A' : l.system}:${l.code}`);
 
-  it('returns a deep copy with one confidentiality code and the sensitivity codes', () => {
+  it('returns a copy with its own meta, one confidentiality code and the sensitivity codes', () => {
     const input = obs(['laboratory'], { meta: { profile: ['p'] } });
     const before = structuredClone(input);
     const out = withSecurityLabels(input, { confidentiality: 'R', sensitivity: ['STD', 'HIV'] });
     expect(input).toEqual(before);
     expect(out).not.toBe(input);
+    expect(out.meta).not.toBe(input.meta);
+    expect((out as { code?: unknown }).code).toBe((input as { code?: unknown }).code); // only what changes is copied
     expect(labels(out)).toEqual(['C:R', 'A:HIV', 'A:STD']);
     expect(out.meta?.profile).toEqual(['p']);
     expect(out.meta?.security?.[0]).toEqual({ system: CONFIDENTIALITY_SYSTEM, code: 'R', display: 'restricted' });

@@ -125,6 +125,27 @@ describe('normalisation', () => {
     expect(result.fullUrlMap).toEqual({ [`urn:uuid:${PATIENT_UUID}`]: `Patient/${PATIENT_UUID}`, [`urn:uuid:${OBS_UUID}`]: `Observation/${OBS_UUID}` });
   });
 
+  it('still normalises references and finds attachments where the checks stop: a contained resource of an unknown type', () => {
+    const obs = {
+      ...observation(),
+      contained: [
+        {
+          resourceType: 'NoSuchType',
+          id: 'x',
+          subject: { reference: `urn:uuid:${ENC_UUID}` },
+          scanAttachment: { contentType: 'image/png', data: 'aGk=', size: 3 },
+        },
+      ],
+    };
+    const at = 'Bundle.entry[1].resource.contained[0]';
+    const issues = issuesOf(transaction(entry(patient(), `urn:uuid:${PATIENT_UUID}`), entry(obs, `urn:uuid:${OBS_UUID}`))).map((i) => [i.code, i.expression]);
+    expect(issues.slice(0, 2)).toEqual([
+      ['not-found', `${at}.subject.reference`],
+      ['value', `${at}.scanAttachment.size`],
+    ]);
+    expect(issues).toContainEqual(['structure', `${at}.resourceType`]);
+  });
+
   it('gives an entry without id its urn:uuid, and keeps a resource id that differs from it', () => {
     const { id: _omit, ...anonymous } = patient();
     const obs = { ...observation(), id: 'obs-1' };

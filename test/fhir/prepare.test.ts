@@ -119,6 +119,12 @@ describe('the validator pool', () => {
     );
     expect(onPool).toBeInstanceOf(FhirInputError);
     expect((onPool as FhirInputError).issues).toEqual(sync!.issues);
+    // prepareFhirInputOnPool groups while the workers validate, but refuses the input all the same
+    const prepared = await prepareFhirInputOnPool(broken, pool, { organizationId: ORG, directory: sampleDirectory() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((prepared as FhirInputError).issues).toEqual(sync!.issues);
   });
 
   it('validates an empty list without a round trip, and refuses work once closed', async () => {

