@@ -10,6 +10,7 @@ import * as access from './tx/access.js';
 import * as operations from './tx/operations.js';
 import * as participants from './tx/participants.js';
 import * as policies from './tx/policies.js';
+import * as proxies from './tx/proxies.js';
 import * as queries from './tx/queries.js';
 import * as records from './tx/records.js';
 
@@ -77,6 +78,20 @@ export class PieContract extends Contract {
   @Returns('string')
   async GetParticipants(ctx: PieContext, participantIdsJson: string): Promise<string> {
     return json(participants.getParticipants(ctx.ledger, participantIdsJson));
+  }
+
+  // ---- re-encryption proxies ----------------------------------------------------------------------------------------
+
+  @Transaction()
+  @Returns('string')
+  async RegisterProxy(ctx: PieContext, inputJson: string): Promise<string> {
+    return json(proxies.registerProxy(ctx.ledger, inputJson));
+  }
+
+  @Transaction(false)
+  @Returns('string')
+  async GetProxies(ctx: PieContext): Promise<string> {
+    return json(proxies.getProxies(ctx.ledger));
   }
 
   // ---- records ------------------------------------------------------------------------------------------------------
@@ -219,6 +234,12 @@ export class PieContract extends Contract {
 
   @Transaction(false)
   @Returns('string')
+  async ListGranteeGrants(ctx: PieContext, granteeId: string, emrId: string, pageSize: string, bookmark: string): Promise<string> {
+    return json(queries.listGranteeGrants(ctx.ledger, granteeId, emrId, pageSize, bookmark));
+  }
+
+  @Transaction(false)
+  @Returns('string')
   async ListEmergencyGrants(ctx: PieContext, patientId: string, pageSize: string, bookmark: string): Promise<string> {
     return json(queries.listEmergencyGrants(ctx.ledger, patientId, pageSize, bookmark));
   }
@@ -235,6 +256,12 @@ export class PieContract extends Contract {
   @Returns('string')
   async GetOperation(ctx: PieContext, operationId: string): Promise<string> {
     return json(operations.getOperation(ctx.ledger, operationId));
+  }
+
+  @Transaction(false)
+  @Returns('string')
+  async ListOperations(ctx: PieContext, by: string, id: string, pageSize: string, bookmark: string): Promise<string> {
+    return json(queries.listOperations(ctx.ledger, by, id, pageSize, bookmark));
   }
 
   @Transaction(false)

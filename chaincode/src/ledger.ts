@@ -22,6 +22,7 @@ import {
   parseGrant,
   parseOperationRecord,
   parseParticipant,
+  parseProxy,
 } from './domain/index.js';
 import type { AccessPolicy, CreditBalance, CreditEntry, CreditHolderType, EmrRecord, IndexEntry } from './domain/index.js';
 
@@ -34,6 +35,7 @@ const STORES = {
   request: { type: OBJECT_TYPES.request, parse: parseAccessRequest, noun: 'request' },
   grant: { type: OBJECT_TYPES.grant, parse: parseGrant, noun: 'grant' },
   operation: { type: OBJECT_TYPES.operation, parse: parseOperationRecord, noun: 'operation' },
+  proxy: { type: OBJECT_TYPES.proxy, parse: parseProxy, noun: 'proxy' },
 } as const;
 export type Store = keyof typeof STORES;
 export type StoredObject<S extends Store> = ReturnType<(typeof STORES)[S]['parse']>;

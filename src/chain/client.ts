@@ -377,6 +377,7 @@ export class LedgerClient {
     }
     const close = (): void => stream.close();
     opts.signal?.addEventListener('abort', close, { once: true });
+    if (opts.signal?.aborted) close(); // aborted while the stream was being opened: no abort event will come
     try {
       for await (const e of stream) {
         yield { name: e.eventName, payload: decodeJson(e.payload) as P, transactionId: e.transactionId, blockNumber: e.blockNumber };

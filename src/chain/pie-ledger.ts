@@ -13,9 +13,11 @@ import type {
   CreditHolderType,
   EmrRecord,
   Grant,
+  GrantLiveness,
   OperationRecord,
   Participant,
   ParticipantKind,
+  RegisteredProxy,
   ParticipantStatus,
   RecordIndexName,
   SecurityLevel,
@@ -80,9 +82,14 @@ export interface HistoryEntry<T = unknown> {
 }
 
 /** History keys; a credit's id is `participant:<id>` or `org:<msp>`, a policy's any version id of the record. */
-export type HistoryObjectType = 'participant' | 'record' | 'request' | 'grant' | 'operation' | 'policy' | 'patient-policy' | 'credit';
+export type HistoryObjectType = 'participant' | 'record' | 'request' | 'grant' | 'operation' | 'proxy' | 'policy' | 'patient-policy' | 'credit';
 
 const pageArgs = (page: { pageSize?: number; bookmark?: string } = {}): [string, string] => [page.pageSize === undefined ? '' : String(page.pageSize), page.bookmark ?? ''];
+
+/** How many records PieLedger keeps (≈1–2 kB each). */
+const RECORD_CACHE = 20_000;
+/** How long the list of registered proxies is reused. */
+const PROXY_LIST_TTL_MS = 30_000;
 
 /** How many transaction → block numbers PieLedger remembers (a committed transaction never moves). */
 const TX_BLOCK_CACHE = 10_000;
@@ -90,6 +97,9 @@ const TX_BLOCK_CACHE = 10_000;
 export class PieLedger {
   /** committed transactions' block numbers, oldest insertion first */
   readonly #txBlocks = new Map<string, bigint>();
+  /** records read, by id (immutable once written), oldest use first */
+  readonly #records = new Map<string, EmrRecord>();
+  #proxies: { at: number; list: RegisteredProxy[] } | undefined;
   /** one past the newest block holding a transaction this PieLedger submitted */
   #committedHeight = 0n;
 
@@ -115,6 +125,15 @@ export class PieLedger {
 
   setParticipantStatus(participantId: string, status: ParticipantStatus): Promise<SubmitResult<Participant>> {
     return this.#submit('SetParticipantStatus', participantId, status);
+  }
+
+  /** Registers one of this organisation's re-encryption proxies (`<msp>.proxy.<n>`); the same id and key again is a no-op. */
+  async registerProxy(input: { id: string; encryptionKey: string }): Promise<SubmitResult<RegisteredProxy>> {
+    try {
+      return await this.#submit('RegisterProxy', JSON.stringify({ id: input.id, encryptionKey: input.encryptionKey }));
+    } finally {
+      this.#proxies = undefined; // the kept list may lack it now
+    }
   }
 
   /** Relays a record signed by its author (the submitting organisation must be the author's). */
@@ -151,11 +170,24 @@ export class PieLedger {
     return this.client.evaluate('GetParticipants', JSON.stringify(ids));
   }
   /** One evaluation for up to 100 ids; null where an id is unknown. */
-  records(ids: readonly string[]): Promise<(EmrRecord | null)[]> {
-    return this.client.evaluate('GetRecords', JSON.stringify(ids));
+  async records(ids: readonly string[]): Promise<(EmrRecord | null)[]> {
+    const missing = [...new Set(ids.filter((id) => !this.#records.has(id)))];
+    if (missing.length > 0) {
+      const found = await this.client.evaluate<(EmrRecord | null)[]>('GetRecords', JSON.stringify(missing));
+      found.forEach((r) => r !== null && this.#rememberRecord(r));
+    }
+    return ids.map((id) => this.#records.get(id) ?? null);
   }
-  record(id: string): Promise<EmrRecord> {
-    return this.client.evaluate('GetRecord', id);
+  async record(id: string): Promise<EmrRecord> {
+    return this.#records.get(id) ?? this.#rememberRecord(await this.client.evaluate<EmrRecord>('GetRecord', id));
+  }
+
+  /** A record never changes once written (a new version is a new record), so what was read once is kept (LRU). */
+  #rememberRecord(r: EmrRecord): EmrRecord {
+    this.#records.delete(r.id);
+    if (this.#records.size >= RECORD_CACHE) this.#records.delete(this.#records.keys().next().value!);
+    this.#records.set(r.id, r);
+    return r;
   }
   recordHead(id: string): Promise<EmrRecord> {
     return this.client.evaluate('GetRecordHead', id);
@@ -179,14 +211,20 @@ export class PieLedger {
   grant(id: string): Promise<Grant> {
     return this.client.evaluate('GetGrant', id);
   }
-  isGrantLive(id: string): Promise<{ live: boolean; reason?: string }> {
+  /** Whether the grant may be used now; when not, the reason (REVOKED, EXPIRED, SUPERSEDED, …) and a message. */
+  isGrantLive(id: string): Promise<GrantLiveness> {
     return this.client.evaluate('IsGrantLive', id);
   }
-  async listRequests(by: 'record' | 'requester', id: string, page?: { pageSize?: number; bookmark?: string }): Promise<Page<AccessRequest>> {
+  async listRequests(by: 'record' | 'requester' | 'patient', id: string, page?: { pageSize?: number; bookmark?: string }): Promise<Page<AccessRequest>> {
     const r = await this.client.evaluate<{ requests: AccessRequest[]; bookmark: string }>('ListRequests', by, id, ...pageArgs(page));
     return { items: r.requests, bookmark: r.bookmark };
   }
-  async listGrants(by: 'record' | 'grantee', id: string, page?: { pageSize?: number; bookmark?: string }): Promise<Page<Grant>> {
+  /** The grants one grantee holds on one record version. */
+  async listGranteeGrants(granteeId: string, emrId: string, page?: { pageSize?: number; bookmark?: string }): Promise<Page<Grant>> {
+    const r = await this.client.evaluate<{ grants: Grant[]; bookmark: string }>('ListGranteeGrants', granteeId, emrId, ...pageArgs(page));
+    return { items: r.grants, bookmark: r.bookmark };
+  }
+  async listGrants(by: 'record' | 'grantee' | 'patient', id: string, page?: { pageSize?: number; bookmark?: string }): Promise<Page<Grant>> {
     const r = await this.client.evaluate<{ grants: Grant[]; bookmark: string }>('ListGrants', by, id, ...pageArgs(page));
     return { items: r.grants, bookmark: r.bookmark };
   }
@@ -194,8 +232,25 @@ export class PieLedger {
     const r = await this.client.evaluate<{ grants: Grant[]; bookmark: string }>('ListEmergencyGrants', patientId, ...pageArgs(page));
     return { items: r.grants, bookmark: r.bookmark };
   }
+  /** The operation records of one record version (each version has its own). */
+  async listOperations(by: 'record', id: string, page?: { pageSize?: number; bookmark?: string }): Promise<Page<OperationRecord>> {
+    const r = await this.client.evaluate<{ operations: OperationRecord[]; bookmark: string }>('ListOperations', by, id, ...pageArgs(page));
+    return { items: r.operations, bookmark: r.bookmark };
+  }
   operation(id: string): Promise<OperationRecord> {
     return this.client.evaluate('GetOperation', id);
+  }
+  /**
+   * Every registered re-encryption proxy of the channel, in id order. A proxy never changes once registered (its key
+   * is fixed) and is never removed, so the list is kept for PROXY_LIST_TTL_MS; `fresh` reads the ledger again (a
+   * proxy id not in the kept list may have been registered since).
+   */
+  async proxies(opts: { fresh?: boolean } = {}): Promise<RegisteredProxy[]> {
+    const kept = this.#proxies;
+    if (opts.fresh !== true && kept !== undefined && performance.now() - kept.at < PROXY_LIST_TTL_MS) return kept.list;
+    const list = await this.client.evaluate<RegisteredProxy[]>('GetProxies');
+    this.#proxies = { at: performance.now(), list };
+    return list;
   }
   history<T = unknown>(objectType: HistoryObjectType, id: string): Promise<HistoryEntry<T>[]> {
     return this.client.evaluate('GetHistory', objectType, id);

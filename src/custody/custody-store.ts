@@ -14,33 +14,17 @@
  * (but not read the key file) can delete entries or roll one back to an older version (e.g. a pre-rotation API
  * secret), but cannot forge, swap or edit entries undetected. Whoever reads the key file and `dir` has the keys.
  */
-import { createCipheriv, createDecipheriv, createHash, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { PARTICIPANT_ID } from '../../chaincode/src/domain/participant.js';
 import { writeFileAtomic } from '../crypto/keystore/atomic-file.js';
 import { PublicKey, SecretKey } from '../crypto/umbral/index.js';
-import { CodedError } from '../errors.js';
+import { CustodyError } from './errors.js';
+import { SEAL_OVERHEAD_BYTES, ensurePrivateDir, errMessage, fsyncDir, loadMasterKey, openSealedBytes, readSmallFile, sealBytes } from './master-key.js';
 
-export type CustodyErrorCode =
-  /** No entry for that signing key / participant id. */
-  | 'NOT_FOUND'
-  /** An entry file or the key file is malformed, fails authentication, or does not match its name or public keys. */
-  | 'INTEGRITY'
-  /** A caller-supplied argument is malformed. */
-  | 'INVALID_ARGUMENT'
-  /** The key file or the entry directory is accessible to group/others (or owned by another user). */
-  | 'INSECURE_KEY_FILE'
-  /** Reading or writing a file failed (`cause` holds the underlying error). */
-  | 'IO'
-  /** The entry is bound to another participant, or the participant to another entry. */
-  | 'CONFLICT';
-
-/** Messages name files and fields, never secret material, so they are safe to log. */
-export class CustodyError extends CodedError<CustodyErrorCode> {
-  override readonly name = 'CustodyError';
-}
+export { CustodyError, type CustodyErrorCode } from './errors.js';
 
 export interface CustodialKeys {
   readonly signing: SecretKey;
@@ -60,16 +44,12 @@ export interface CustodialAccount {
 
 const ENTRY_VERSION = 1;
 const AAD_LABEL = 'pie-custody-v1';
-const MASTER_KEY_BYTES = 32;
 const SECRET_KEY_BYTES = 32;
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
-const SEALED_BYTES = NONCE_BYTES + 2 * SECRET_KEY_BYTES + TAG_BYTES;
+const SEALED_BYTES = 2 * SECRET_KEY_BYTES + SEAL_OVERHEAD_BYTES;
 const API_SECRET_PREFIX = 'pie_sk_';
 const API_SECRET_BYTES = 32;
-/** Entries are ~0.5 KiB and the key file 65 bytes; anything much larger is not ours and is not read. */
+/** Entries are ~0.5 KiB; anything much larger is not ours and is not read. */
 const MAX_ENTRY_FILE_BYTES = 16 * 1024;
-const MAX_KEY_FILE_BYTES = 1024;
 
 const PUBLIC_KEY_HEX = /^[0-9a-f]{66}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -89,11 +69,8 @@ interface Entry {
 }
 type EntryMeta = Omit<Entry, 'sealed'>;
 
-const POSIX = process.platform !== 'win32';
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
-const errMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-const errCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
 
 /**
  * The AES-GCM associated data. The brief's minimum is the label and both public keys; participantId, the API secret
@@ -107,149 +84,6 @@ function associatedData(m: EntryMeta): Buffer {
 
 function newApiSecret(): string {
   return API_SECRET_PREFIX + randomBytes(API_SECRET_BYTES).toString('base64url');
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Files and permissions
-
-/** Like ssh: refuse secrets that group/others can access, or that another (non-root) user owns. */
-function checkPrivate(st: { mode: number; uid: number }, path: string, what: string): void {
-  if (!POSIX) return;
-  if ((st.mode & 0o077) !== 0) {
-    const mode = (st.mode & 0o777).toString(8).padStart(3, '0');
-    throw new CustodyError('INSECURE_KEY_FILE', `${what} ${path} has mode ${mode}: it must not be accessible to group or others (chmod go-rwx)`);
-  }
-  const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
-    throw new CustodyError('INSECURE_KEY_FILE', `${what} ${path} is owned by uid ${st.uid}, not by this process's user (${uid}) or root`);
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  if (!POSIX) return; // directories cannot be opened/fsynced on Windows
-  const handle = await fsp.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close().catch(() => undefined);
-  }
-}
-
-async function ensurePrivateDir(dir: string): Promise<void> {
-  try {
-    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    throw new CustodyError('IO', `cannot create the custody directory ${dir}: ${errMessage(e)}`, { cause: e });
-  }
-  const st = await fsp.stat(dir).catch((e: unknown) => {
-    throw new CustodyError('IO', `cannot stat the custody directory ${dir}: ${errMessage(e)}`, { cause: e });
-  });
-  if (!st.isDirectory()) throw new CustodyError('INVALID_ARGUMENT', `${dir} is not a directory`);
-  checkPrivate(st, dir, 'custody directory');
-}
-
-/**
- * Reads a small regular file through one handle, so the permissions checked (`requirePrivate`) are those of the file
- * read. ENOENT is rethrown as is.
- */
-async function readSmallFile(path: string, maxBytes: number, what: string, requirePrivate: boolean): Promise<Buffer> {
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(path, 'r');
-    const st = await handle.stat();
-    if (!st.isFile()) throw new CustodyError('INTEGRITY', `${what} ${path} is not a regular file`);
-    if (requirePrivate) checkPrivate(st, path, what);
-    if (st.size > maxBytes) throw new CustodyError('INTEGRITY', `${what} ${path} is ${st.size} bytes; the limit is ${maxBytes}`);
-    return await handle.readFile();
-  } catch (e) {
-    if (e instanceof CustodyError || errCode(e) === 'ENOENT') throw e;
-    throw new CustodyError('IO', `cannot read ${what} ${path}: ${errMessage(e)}`, { cause: e });
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
-}
-
-// The master key is handled as bytes, never as a JS string (strings cannot be zeroed).
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-function hexNibble(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
-}
-
-/** 64 hex digits and an optional line ending → 32 bytes, or undefined. */
-function decodeKeyLine(text: Buffer): Buffer | undefined {
-  let end = text.length;
-  if (text[end - 1] === 0x0a) end--;
-  if (text[end - 1] === 0x0d) end--;
-  if (end !== 2 * MASTER_KEY_BYTES) return undefined;
-  const key = Buffer.alloc(MASTER_KEY_BYTES);
-  for (let i = 0; i < MASTER_KEY_BYTES; i++) {
-    const hi = hexNibble(text[2 * i]!);
-    const lo = hexNibble(text[2 * i + 1]!);
-    if (hi < 0 || lo < 0) {
-      key.fill(0);
-      return undefined;
-    }
-    key[i] = (hi << 4) | lo;
-  }
-  return key;
-}
-
-function encodeKeyLine(key: Uint8Array): Buffer {
-  const out = Buffer.alloc(2 * key.length + 1);
-  key.forEach((b, i) => {
-    out[2 * i] = HEX_DIGITS[b >> 4]!;
-    out[2 * i + 1] = HEX_DIGITS[b & 15]!;
-  });
-  out[out.length - 1] = 0x0a;
-  return out;
-}
-
-/**
- * Creates the key file with fresh random bytes. It is written under a temporary name and hard-linked into place:
- * link() fails if the file exists, so a concurrent creator's key is never replaced (rename would replace it), and a
- * crash never leaves a truncated key file under the real name.
- */
-async function createKeyFile(keyFile: string): Promise<void> {
-  const parent = dirname(keyFile);
-  const tmp = join(parent, `.${basename(keyFile)}.${randomBytes(8).toString('hex')}.new`);
-  const key = randomBytes(MASTER_KEY_BYTES);
-  const line = encodeKeyLine(key);
-  key.fill(0);
-  try {
-    await fsp.mkdir(parent, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(tmp, line, { mode: 0o600 });
-    await fsp.link(tmp, keyFile);
-  } catch (e) {
-    if (errCode(e) !== 'EEXIST') throw new CustodyError('IO', `cannot create the key file ${keyFile}: ${errMessage(e)}`, { cause: e });
-  } finally {
-    line.fill(0);
-    await fsp.unlink(tmp).catch(() => undefined);
-  }
-  await fsyncDir(parent).catch((e: unknown) => {
-    throw new CustodyError('IO', `created ${keyFile} but could not fsync its directory: ${errMessage(e)}`, { cause: e });
-  });
-}
-
-async function loadMasterKey(keyFile: string): Promise<KeyObject> {
-  let text: Buffer;
-  try {
-    text = await readSmallFile(keyFile, MAX_KEY_FILE_BYTES, 'key file', true);
-  } catch (e) {
-    if (errCode(e) !== 'ENOENT') throw e;
-    await createKeyFile(keyFile);
-    text = await readSmallFile(keyFile, MAX_KEY_FILE_BYTES, 'key file', true);
-  }
-  const key = decodeKeyLine(text);
-  text.fill(0);
-  if (!key) throw new CustodyError('INTEGRITY', `key file ${keyFile} must hold exactly ${2 * MASTER_KEY_BYTES} hex digits on one line`);
-  try {
-    return createSecretKey(key); // copies the bytes out of the JS heap
-  } finally {
-    key.fill(0);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -351,7 +185,7 @@ export class CustodyStore {
     if (typeof opts.keyFile !== 'string' || opts.keyFile === '') throw new CustodyError('INVALID_ARGUMENT', 'keyFile must be a non-empty path');
     const dir = resolve(opts.dir);
     const keyFile = resolve(opts.keyFile);
-    await ensurePrivateDir(dir);
+    await ensurePrivateDir(dir, 'custody directory');
     const store = new CustodyStore(dir, keyFile, await loadMasterKey(keyFile));
     await store.#loadEntries();
     return store;
@@ -533,26 +367,14 @@ export class CustodyStore {
   }
 
   #seal(meta: EntryMeta, plaintext: Uint8Array): string {
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.#masterKey, nonce, { authTagLength: TAG_BYTES });
-    cipher.setAAD(associatedData(meta));
-    return Buffer.concat([nonce, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]).toString('base64');
+    return sealBytes(this.#masterKey, plaintext, associatedData(meta)).toString('base64');
   }
 
   /** The 64-byte plaintext; the caller zeroes it. */
   #unseal(entry: Entry): Buffer {
-    const sealed = Buffer.from(entry.sealed, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.#masterKey, sealed.subarray(0, NONCE_BYTES), { authTagLength: TAG_BYTES });
-    decipher.setAAD(associatedData(entry));
-    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    const plaintext = decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES));
-    try {
-      decipher.final();
-    } catch {
-      plaintext.fill(0);
-      // GCM cannot tell a wrong key from modified data.
-      throw new CustodyError('INTEGRITY', `custody entry ${entry.signingKey}.json: authentication failed (modified, or sealed under another master key)`);
-    }
+    const plaintext = openSealedBytes(this.#masterKey, Buffer.from(entry.sealed, 'base64'), associatedData(entry));
+    // GCM cannot tell a wrong key from modified data.
+    if (!plaintext) throw new CustodyError('INTEGRITY', `custody entry ${entry.signingKey}.json: authentication failed (modified, or sealed under another master key)`);
     return plaintext;
   }
 

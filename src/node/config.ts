@@ -65,6 +65,12 @@ export interface NodeConfig {
     maxQueryCost: number;
     maxPageSize: number;
     draftTtlSeconds: number;
+    /** GraphQL over WebSocket (subscriptions): active subscriptions per connection */
+    wsMaxSubscriptions: number;
+    /** GraphQL over WebSocket: largest message a client may send (bytes) */
+    wsMaxMessageBytes: number;
+    /** GraphQL over WebSocket: ping interval; a connection without a pong within it is dropped (ms, 0 = no pings) */
+    wsKeepAliveMs: number;
   };
   auth: { maxTokenLifetimeSeconds: number; clockSkewSeconds: number };
   search: {
@@ -73,7 +79,15 @@ export interface NodeConfig {
     /** how long a search waits for the index to reach this node's own last commit before asking the chaincode */
     readModelWaitMs: number;
   };
+  /** master key file: custodial accounts' keys and the proxies' keys are sealed under it */
   custodyKeyFile: string;
+  /** this node's re-encryption proxies (src/proxy) */
+  proxy: {
+    /** how many proxies the node runs (`<organisation>.proxy.1` …), each with its own key pair */
+    count: number;
+    /** how old a `reencrypt` operation record may be when the proxies release its capsule fragments */
+    operationTtlSeconds: number;
+  };
   shutdownTimeoutMs: number;
 }
 
@@ -340,7 +354,7 @@ const FIELDS = [
   { key: 'logLevel', env: 'PIE_LOG_LEVEL', kind: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'log level' },
 
   { key: 'ledger.mode', env: 'PIE_LEDGER', kind: oneOf(['devnet', 'fabric']), default: 'devnet', doc: 'ledger: the in-process devnet or a Fabric gateway' },
-  { key: 'ledger.batchTimeoutMs', env: 'PIE_DEVNET_BATCH_TIMEOUT_MS', kind: int(0, 10_000), default: 20, ledger: 'devnet', doc: 'devnet orderer batch timeout (ms)' },
+  { key: 'ledger.batchTimeoutMs', env: 'PIE_DEVNET_BATCH_TIMEOUT_MS', kind: int(0, 10_000), default: 0, ledger: 'devnet', doc: 'devnet orderer batch timeout (ms); 0 cuts a block as soon as the committer is free, batching what arrived meanwhile' },
   { key: 'ledger.maxMessageCount', env: 'PIE_DEVNET_MAX_MESSAGE_COUNT', kind: int(1, 10_000), default: 500, ledger: 'devnet', doc: 'devnet orderer transactions per block' },
   { key: 'ledger.port', env: 'PIE_DEVNET_PORT', kind: int(0, 65535), default: 0, ledger: 'devnet', doc: 'devnet gateway port; 0 = any free port' },
   { key: 'ledger.endpoint', env: 'PIE_FABRIC_ENDPOINT', kind: hostPort(), required: true, ledger: 'fabric', doc: 'Fabric gateway peer, host:port' },
@@ -364,6 +378,9 @@ const FIELDS = [
   { key: 'limits.maxQueryCost', env: 'PIE_MAX_QUERY_COST', kind: int(1, 1_000_000), default: 20_000, doc: 'GraphQL query cost limit (graphql-armor: objects 2, scalars 1, ×1.5 per level; a 5-level record page with authors ≈ 7,500)' },
   { key: 'limits.maxPageSize', env: 'PIE_MAX_PAGE_SIZE', kind: int(1, 100), default: 100, doc: 'largest page of a paginated field' },
   { key: 'limits.draftTtlSeconds', env: 'PIE_DRAFT_TTL_SECONDS', kind: int(1, 86_400), default: 600, doc: 'how long an upload prepared for signing in the author’s client (prepareFhirIngest, prepareCreateEmr) waits for its commit' },
+  { key: 'limits.wsMaxSubscriptions', env: 'PIE_WS_MAX_SUBSCRIPTIONS', kind: int(1, 100), default: 10, doc: 'GraphQL over WebSocket (/graphql, graphql-transport-ws): active subscriptions per connection' },
+  { key: 'limits.wsMaxMessageBytes', env: 'PIE_WS_MAX_MESSAGE_BYTES', kind: int(KiB, 16 * MiB), default: 64 * KiB, doc: 'GraphQL over WebSocket: largest message a client may send (a larger one closes the connection, 1009)' },
+  { key: 'limits.wsKeepAliveMs', env: 'PIE_WS_KEEP_ALIVE_MS', kind: int(0, 300_000), default: 12_000, doc: 'GraphQL over WebSocket: ping interval; a connection that does not answer within it is dropped (ms; 0 = no pings)' },
 
   { key: 'auth.maxTokenLifetimeSeconds', env: 'PIE_MAX_TOKEN_LIFETIME_SECONDS', kind: int(60, 3600), default: 600, doc: 'longest accepted bearer token lifetime (exp - iat)' },
   { key: 'auth.clockSkewSeconds', env: 'PIE_CLOCK_SKEW_SECONDS', kind: int(0, 300), default: 30, doc: 'tolerated clock skew for token times' },
@@ -372,6 +389,8 @@ const FIELDS = [
   { key: 'search.readModelWaitMs', env: 'PIE_SEARCH_READ_MODEL_WAIT_MS', kind: int(0, 60_000), default: 2_000, doc: "how long a search waits for the record index to reach this node's own last commit before it asks the chaincode instead (ms)" },
 
   { key: 'custodyKeyFile', env: 'PIE_CUSTODY_KEY_FILE', kind: path(), derive: from<string>('dataDir', (dir) => resolve(dir, 'custody/master.key')), defaultDoc: '<dataDir>/custody/master.key', doc: 'custody master key file' },
+  { key: 'proxy.count', env: 'PIE_PROXY_COUNT', kind: int(1, 16), default: 1, doc: "re-encryption proxies this node runs (<organisation>.proxy.1 …): key pairs generated on first start under <dataDir>/proxy/, sealed under the custody master key, registered on the ledger at start; lowering it stops serving the proxies above it" },
+  { key: 'proxy.operationTtlSeconds', env: 'PIE_PROXY_OPERATION_TTL_SECONDS', kind: int(1, 3600), default: 300, doc: 'how old a reencrypt operation record may be when the proxies release capsule fragments for it (each operation is served once)' },
   { key: 'shutdownTimeoutMs', env: 'PIE_SHUTDOWN_TIMEOUT_MS', kind: int(0, 600_000), default: 10_000, doc: 'graceful shutdown deadline (ms)' },
 ] as const satisfies readonly Field[];
 
@@ -651,6 +670,7 @@ export function describeConfig(config: NodeConfig): Record<string, unknown> {
     auth: { ...config.auth },
     search: { ...config.search },
     custodyKeyFile: config.custodyKeyFile,
+    proxy: { ...config.proxy },
     shutdownTimeoutMs: config.shutdownTimeoutMs,
   };
 }

@@ -5,6 +5,7 @@
  *   GET      /health          liveness and the ledger height
  *   POST     /blobs           streams content into the encrypted pipeline for a patient → Table 4 metadata
  *   GET      /blobs/:cid      streams stored ciphertext back, to the record's patient, author or a grantee
+ *   GET      /emrs/:id/content  custodial accounts: the node records the read, opens the record and streams the plaintext
  *   POST     /auth/token      custodial accounts: API secret → a short-lived token signed with the account's key
  *
  * Every route but /health and /auth/token needs `Authorization: Bearer <JWS>` (src/auth); /graphql without a token
@@ -22,16 +23,19 @@ import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { PARTICIPANT_ID } from '../../chaincode/src/domain/index.js';
-import type { Participant } from '../../chaincode/src/domain/index.js';
-import { AuthError, mintAccessToken, parseBearer } from '../auth/index.js';
+import type { EmrRecord, Participant } from '../../chaincode/src/domain/index.js';
+import { AuthError, mintAccessToken } from '../auth/index.js';
 import type { AccessTokenVerifier } from '../auth/index.js';
 import { ExchangeError, HTTP_STATUS, toExchangeError } from '../exchange/errors.js';
 import { mayLocateContent } from '../resolvers/access.js';
+import { serveCustodialContent } from '../exchange/custodial-reader.js';
 import { buildPieSchema, createLoaders } from '../resolvers/index.js';
 import type { Caller, NodeServices, RequestContext } from '../resolvers/index.js';
 import { PublicKey } from '../crypto/umbral/index.js';
 import { storeEmr } from '../storage/index.js';
+import { bearerAuthenticator } from './authenticate.js';
 import type { NodeConfig } from './config.js';
+import { startSubscriptionServer } from './subscriptions.js';
 import type { Logger } from './log.js';
 
 export interface HttpDependencies {
@@ -103,22 +107,36 @@ function formatError(log: Logger) {
   };
 }
 
+/** The records whose content is `cid`: from the node's record index when it has this node's commits, else the chaincode. */
+async function recordsStoredAt(services: NodeServices, cid: string): Promise<EmrRecord[]> {
+  const model = services.recordIndex;
+  if (model !== undefined && (await model.readyFor(services.ledger.committedHeight))) {
+    const ids = model.index.list('cid', [cid]);
+    const out: EmrRecord[] = [];
+    for (let i = 0; ids !== undefined && i < ids.size && i < 10; i++) out.push(model.index.get(ids.at(i)!)!);
+    return out;
+  }
+  return (await services.ledger.searchRecords('cid', [cid], { pageSize: 10 })).items;
+}
+
 export async function startHttpServer(deps: HttpDependencies, listen: { host: string; port: number }): Promise<PieHttpServer> {
   const { services, verifier, callers, config, log } = deps;
   const schema = await buildPieSchema();
   const limits = config.limits;
+  // Refusals are reported as validation errors (400 GRAPHQL_VALIDATION_FAILED), not thrown (which Apollo masks as 500).
+  // The same rules check subscription documents (src/node/subscriptions.ts).
+  const validationRules = [
+    maxDepthRule({ n: limits.maxQueryDepth, ignoreIntrospection: true, ...REPORT }),
+    maxAliasesRule({ n: limits.maxAliases, ...REPORT }),
+    costLimitRule({ maxCost: limits.maxQueryCost, ignoreIntrospection: true, ...REPORT }),
+  ];
   const apollo = new ApolloServer<RequestContext>({
     schema,
     introspection: !config.production,
     csrfPrevention: true,
     stopOnTerminationSignals: false, // the node stops Apollo itself, in order (src/main.ts)
     includeStacktraceInErrorResponses: false,
-    // Refusals are reported as validation errors (400 GRAPHQL_VALIDATION_FAILED), not thrown (which Apollo masks as 500).
-    validationRules: [
-      maxDepthRule({ n: limits.maxQueryDepth, ignoreIntrospection: true, ...REPORT }),
-      maxAliasesRule({ n: limits.maxAliases, ...REPORT }),
-      costLimitRule({ maxCost: limits.maxQueryCost, ignoreIntrospection: true, ...REPORT }),
-    ],
+    validationRules,
     formatError: formatError(log),
     plugins: [
       config.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ footer: false, embed: true }),
@@ -129,28 +147,12 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
   });
   await apollo.start();
 
+  // one check for the Authorization header and for connection_init over WebSocket
+  const authenticateBearer = bearerAuthenticator({ verifier, callers, custody: services.custody });
+
   /** The caller of a request: undefined without a token; UNAUTHENTICATED for a bad one. */
-  async function authenticate(req: IncomingMessage): Promise<Caller | undefined> {
-    let token: string | undefined;
-    try {
-      token = parseBearer(req.headers.authorization);
-    } catch (e) {
-      throw new ExchangeError('UNAUTHENTICATED', (e as Error).message);
-    }
-    if (token === undefined) return undefined;
-    try {
-      const verified = await verifier.verify(token);
-      const participant = await callers.get(verified.participantId);
-      if (participant === undefined) throw new ExchangeError('UNAUTHENTICATED', `participant ${verified.participantId} is not registered`);
-      if (participant.status !== 'active') throw new ExchangeError('UNAUTHENTICATED', `participant ${participant.id} is ${participant.status}`);
-      return { participant, custodial: services.custody.isCustodial(participant.id) };
-    } catch (e) {
-      if (e instanceof AuthError) {
-        if (e.reason === 'BUSY') throw new ExchangeError('UNAVAILABLE', e.message);
-        throw new ExchangeError('UNAUTHENTICATED', e.message);
-      }
-      throw toExchangeError(e);
-    }
+  function authenticate(req: IncomingMessage): Promise<Caller | undefined> {
+    return authenticateBearer(req.headers.authorization);
   }
 
   async function graphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -220,7 +222,7 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
     const caller = await authenticate(req);
     if (caller === undefined) throw new ExchangeError('UNAUTHENTICATED', 'GET /blobs needs a bearer token');
     const { ledger, blobs } = services;
-    const records = (await ledger.searchRecords('cid', [cid], { pageSize: 10 })).items;
+    const records = await recordsStoredAt(services, cid);
     const context: RequestContext = { services, caller, loaders: createLoaders(ledger) };
     let allowed = false;
     for (const r of records) if (await mayLocateContent(context, r)) allowed = true;
@@ -235,6 +237,14 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
       log.warn({ cid, err: (e as Error).message }, 'blob stream failed');
       res.destroy(e as Error);
     }
+  }
+
+  /** GET /emrs/:id/content[?grantId=…]: a custodial account's read, recorded on the ledger first (src/exchange/custodial-reader.ts). */
+  async function emrContent(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
+    const caller = await authenticate(req);
+    if (caller === undefined) throw new ExchangeError('UNAUTHENTICATED', 'GET /emrs/:id/content needs a bearer token');
+    const context: RequestContext = { services, caller, loaders: createLoaders(services.ledger) };
+    await serveCustodialContent(context, res, id, url.searchParams.get('grantId') ?? undefined, log);
   }
 
   /** POST /auth/token {participantId, apiSecret}: a custodial account's client credentials → a short-lived token. */
@@ -267,6 +277,8 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
     if (path === '/blobs' && req.method === 'POST') return putBlob(req, res, url);
     const blob = /^\/blobs\/([A-Za-z0-9]{10,200})$/.exec(path);
     if (blob !== null && req.method === 'GET') return getBlob(req, res, blob[1]!);
+    const content = /^\/emrs\/([^/]{1,128})\/content$/.exec(path);
+    if (content !== null && req.method === 'GET') return emrContent(req, res, url, content[1]!);
     if (path === '/auth/token' && req.method === 'POST') return token(req, res);
     sendError(res, new ExchangeError('NOT_FOUND', `no route ${req.method ?? ''} ${path}`));
   }
@@ -290,6 +302,17 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
   });
   server.requestTimeout = 0; // large blob uploads stream for as long as they take
   server.headersTimeout = 30_000;
+  const subscriptions = startSubscriptionServer({
+    server,
+    schema,
+    services,
+    authenticate: authenticateBearer,
+    validationRules,
+    formatError: formatError(log),
+    limits,
+    production: config.production,
+    log,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => resolve());
@@ -298,6 +321,7 @@ export async function startHttpServer(deps: HttpDependencies, listen: { host: st
     server,
     apollo,
     async close() {
+      await subscriptions.close(); // open WebSocket connections would keep server.close waiting
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -5,6 +5,7 @@
  *   <dataDir>/ledger/      the dev network (blocks, MSP); absent with a real Fabric gateway
  *   <dataDir>/storage/     Helia blocks and datastore
  *   <dataDir>/custody/     custodial accounts' keys, encrypted under the master key file
+ *   <dataDir>/proxy/       the re-encryption proxies' keys, encrypted under the same master key file
  *   <dataDir>/bootstrap.json   the first admin's one-time code (hash only), until used
  *
  * `startNode` brings the parts up in dependency order and, if any fails, stops what it started; `stop` shuts down
@@ -28,6 +29,7 @@ import { ExchangeError, toExchangeError } from '../exchange/errors.js';
 import { BlobRecords } from '../exchange/blob-records.js';
 import { FhirIngest } from '../exchange/ingest.js';
 import { FhirValidatorPool, ReferenceDirectory } from '../fhir/index.js';
+import { ProxyService } from '../proxy/index.js';
 import type { LedgerStatus, NodeServices, OrgBootstrap, RecordReadModel } from '../resolvers/index.js';
 import { openStorageNode } from '../storage/index.js';
 import type { StorageNode } from '../storage/index.js';
@@ -235,6 +237,18 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartN
     for (const peer of config.storage.peers) await storage.dial(peer).catch((e: unknown) => log.warn({ peer, err: (e as Error).message }, 'storage peer unreachable'));
 
     const custody = await CustodyStore.open({ dir: join(config.dataDir, 'custody'), keyFile: config.custodyKeyFile });
+    // The proxies are on the ledger before the node serves anything (a client seals kfrags to their keys).
+    const proxy = await ProxyService.start({
+      dir: join(config.dataDir, 'proxy'),
+      keyFile: config.custodyKeyFile,
+      // proxy ids name the MSP the contract sees as the caller (PIE_FABRIC_MSP_ID, by default the organisation)
+      organisation: config.ledger.mode === 'fabric' ? config.ledger.mspId : config.organisation,
+      count: config.proxy.count,
+      operationTtlSeconds: config.proxy.operationTtlSeconds,
+      ledger,
+      log: log.child({ component: 'proxy' }),
+    });
+    stack.push({ name: 'proxies', stop: () => proxy.close() });
     const validator = await FhirValidatorPool.start();
     stack.push({ name: 'FHIR validator', stop: () => validator.close() });
     const draftTtlMs = config.limits.draftTtlSeconds * 1000;
@@ -253,11 +267,13 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartN
       ingest,
       blobRecords,
       custody,
+      proxy,
       bootstrap,
       maxPageSize: config.limits.maxPageSize,
       ...(recordIndex === undefined ? {} : { recordIndex }),
       ledgerStatus: status,
       participantChanged: (id) => callers.forget(id),
+      currentParticipant: (id) => callers.get(id),
     };
     const verifier = new AccessTokenVerifier({
       audience: config.audience,

@@ -10,6 +10,7 @@ import { atLeast, DEFAULT_READER_KINDS, effectiveClearance, ID_PATTERN } from '.
 import type { EmrRecord, Grant, SecurityLevel } from '../../chaincode/src/domain/index.js';
 import { ExchangeError } from '../exchange/errors.js';
 import type { Caller, RequestContext } from './context.js';
+import { grantsOnKey } from './loaders.js';
 
 export function requireCaller(ctx: RequestContext): Caller {
   if (ctx.caller === undefined) throw new ExchangeError('UNAUTHENTICATED', 'this operation needs a bearer token (Authorization: Bearer <JWS>)');
@@ -47,8 +48,8 @@ export async function mayLocateContent(ctx: RequestContext, record: EmrRecord): 
   const caller = ctx.caller;
   if (caller === undefined) return false;
   if (isPartyTo(caller, record)) return true;
-  const grants = await ctx.loaders.grantsOf.load(caller.participant.id);
-  return grants.some((g) => g.emrId === record.id && grantLooksLive(g));
+  const grants = await ctx.loaders.grantsOn.load(grantsOnKey(caller.participant.id, record.id));
+  return grants.some((g) => grantLooksLive(g));
 }
 
 /** The record, or NOT_FOUND when it does not exist or the caller may not see it (no existence oracle). */

@@ -8,6 +8,7 @@ import type { RecordIndex } from '../chain/record-index.js';
 import type { CustodyStore } from '../custody/index.js';
 import type { BlobRecords } from '../exchange/blob-records.js';
 import type { FhirIngest } from '../exchange/ingest.js';
+import type { ProxyService } from '../proxy/index.js';
 import type { BlobStore } from '../storage/index.js';
 import type { Loaders } from './loaders.js';
 
@@ -43,6 +44,8 @@ export interface NodeServices {
   /** records for content uploaded through POST /blobs */
   readonly blobRecords: BlobRecords;
   readonly custody: CustodyStore;
+  /** this node's re-encryption proxies: they release capsule fragments for committed reencrypt operations */
+  readonly proxy: ProxyService;
   readonly bootstrap: OrgBootstrap;
   readonly maxPageSize: number;
   /** absent when the read model is switched off: `emrs` then always evaluates the chaincode's SearchRecords */
@@ -50,6 +53,8 @@ export interface NodeServices {
   ledgerStatus(): Promise<LedgerStatus>;
   /** Drops what the node remembers of a participant (its status changed), so its next request sees the ledger's. */
   participantChanged(id: string): void;
+  /** A participant's ledger entry as the node's caller cache has it (at most a second old); undefined when unknown. */
+  currentParticipant(id: string): Promise<Participant | undefined>;
 }
 
 export interface Caller {

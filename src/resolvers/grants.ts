@@ -4,6 +4,7 @@ import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
 import type { Grant } from '../../chaincode/src/domain/index.js';
 import { GrantKindEnum } from '../schema/enums.js';
 import { ReencryptionGrant } from '../schema/types.js';
+import { treatingPhysicianOf } from '../exchange/reencryption.js';
 import type { RequestContext } from './context.js';
 
 @Resolver(() => ReencryptionGrant)
@@ -12,7 +13,8 @@ export class ReencryptionGrantResolver {
   async kind(@Root() g: Grant, @Ctx() ctx: RequestContext): Promise<GrantKindEnum> {
     if (g.emergency !== undefined) return GrantKindEnum.EMERGENCY;
     const record = await ctx.loaders.record.load(g.emrId);
-    return record?.authorId === g.granteeId ? GrantKindEnum.TREATING : GrantKindEnum.STANDARD;
+    if (record === null) return GrantKindEnum.STANDARD;
+    return (await treatingPhysicianOf(ctx.services.ledger, record)) === g.granteeId ? GrantKindEnum.TREATING : GrantKindEnum.STANDARD;
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'the break-glass justification' })

@@ -15,6 +15,8 @@ export interface Loaders {
   readonly effectivePolicy: DataLoader<string, AccessPolicy>;
   /** every grant a participant holds (one paged listing per participant) */
   readonly grantsOf: DataLoader<string, Grant[]>;
+  /** the grants one participant holds on one record version, by `grantsOnKey(granteeId, emrId)` */
+  readonly grantsOn: DataLoader<string, Grant[]>;
   /** the transaction that recorded a record version (the oldest entry of its history); null without history */
   readonly recordTransaction: DataLoader<string, string | null>;
   /** the number of the block holding a committed transaction (qscc); null while the peer does not know it */
@@ -29,11 +31,22 @@ export function createLoaders(ledger: PieLedger): Loaders {
     record: new DataLoader((ids: readonly string[]) => ledger.records(ids), { maxBatchSize: BATCH }),
     effectivePolicy: new DataLoader((ids: readonly string[]) => Promise.all(ids.map((id) => ledger.effectivePolicy(id)))),
     grantsOf: new DataLoader((ids: readonly string[]) => Promise.all(ids.map((id) => allGrantsOf(ledger, id)))),
+    grantsOn: new DataLoader((keys: readonly string[]) =>
+      Promise.all(
+        keys.map((key) => {
+          const [granteeId, emrId] = key.split(' ') as [string, string];
+          return allPages((bookmark) => ledger.listGranteeGrants(granteeId, emrId, { pageSize: 500, bookmark }));
+        }),
+      ),
+    ),
     recordTransaction: new DataLoader((ids: readonly string[]) => Promise.all(ids.map(async (id) => (await ledger.history('record', id)).at(-1)?.txId ?? null))),
     // one failed lookup fails its own key only
     blockOfTransaction: new DataLoader((txIds: readonly string[]) => Promise.all(txIds.map((txId) => blockNumberOf(ledger, txId).catch((e: unknown) => asError(e))))),
   };
 }
+
+/** The grantsOn key of a grantee and a record (ids never contain a space). */
+export const grantsOnKey = (granteeId: string, emrId: string): string => `${granteeId} ${emrId}`;
 
 const allGrantsOf = (ledger: PieLedger, granteeId: string): Promise<Grant[]> =>
   allPages((bookmark) => ledger.listGrants('grantee', granteeId, { pageSize: 500, bookmark }));

@@ -29,10 +29,17 @@ import { searchRecords, type RecordPage } from './search.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
+/** Each one-step mutation for custodial authors, and the two steps everyone else uses instead. */
+const TWO_STEPS = {
+  ingestFhir: ['prepareFhirIngest', 'commitFhirIngest'],
+  createEmr: ['prepareCreateEmr', 'commitCreateEmr'],
+  rotateEmrKey: ['prepareRotateEmrKey', 'commitCreateEmr'],
+} as const;
+
 /** The custodial author's signer; a self-custodied author uses the prepare / commit mutations instead. */
-function custodialSigner(ctx: RequestContext, caller: Caller, mutation: 'ingestFhir' | 'createEmr'): RecordSigner {
+export function custodialSigner(ctx: RequestContext, caller: Caller, mutation: keyof typeof TWO_STEPS): RecordSigner {
   if (!caller.custodial) {
-    const [prepare, commit] = mutation === 'ingestFhir' ? ['prepareFhirIngest', 'commitFhirIngest'] : ['prepareCreateEmr', 'commitCreateEmr'];
+    const [prepare, commit] = TWO_STEPS[mutation];
     throw new ExchangeError('BAD_USER_INPUT', `${mutation}: your signing key is in your own client; use ${prepare}, sign the payloads, then ${commit}`);
   }
   return (messages) => ctx.services.custody.withKeys(caller.participant.id, (keys) => messages.map((m) => hex(new Signer(keys.signing).sign(m).toBEBytes())));
@@ -52,7 +59,7 @@ const payload = (ctx: RequestContext, r: IngestResult): IngestPayload =>
     blockNumber: Number(r.blockNumber),
   });
 
-const createdRecord = (ctx: RequestContext, r: SubmitResult<LedgerRecord>): LedgerRecord => recorded(ctx, [r.result], r).result;
+export const createdRecord = (ctx: RequestContext, r: SubmitResult<LedgerRecord>): LedgerRecord => recorded(ctx, [r.result], r).result;
 
 @Resolver(() => EmrRecord)
 export class EmrRecordResolver {

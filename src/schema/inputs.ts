@@ -60,3 +60,25 @@ export class CreateEmrInput {
   @Field() mediaType!: string;
   @Field(() => RecordSummaryInput) summary!: RecordSummaryInput;
 }
+
+@InputType({ description: 'The signature over the action a sharing mutation’s arguments make (src/exchange/action-payloads.ts); the node rebuilds and relays the action' })
+export class ActionSignatureInput {
+  @Field({ description: 'ISO 8601, exactly as signed' }) issuedAt!: string;
+  @Field({ description: '16 to 64 lower-case hex characters of client randomness' }) nonce!: string;
+  @Field({ description: 'hex r ‖ s (64 bytes), ECDSA secp256k1 / SHA-256 over actionSigningBytes' }) signature!: string;
+}
+
+@InputType({ description: 'A kfrag sealed to one registered proxy (src/crypto/kfrag-seal.ts sealKFrag)' })
+export class SealedKFragInput {
+  @Field(() => ID) proxyId!: string;
+  @Field({ description: 'base64' }) ciphertext!: string;
+}
+
+@InputType({ description: 'The re-uploaded content of a data version update (key rotation): what POST /blobs answered for it' })
+export class RotatedContentInput {
+  @Field({ description: 'the CID POST /blobs returned' }) cid!: string;
+  @Field(() => GraphQLSafeInt) size!: number;
+  @Field() contentHash!: string;
+  @Field() capsule!: string;
+  @Field(() => Int) envelopeVersion!: number;
+}

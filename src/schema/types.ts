@@ -200,4 +200,36 @@ export class RegisteredParticipant {
   apiSecret!: string | null;
 }
 
+// Named RegisteredProxy in TypeScript: a class called Proxy would shadow the global.
+@ObjectType('Proxy', { description: 'A re-encryption proxy registered on the ledger by its organisation: patients seal kfrags to its key' })
+export class RegisteredProxy {
+  @Field(() => ID) id!: string;
+  @Field({ description: 'MSP id of the organisation that runs it' }) organisation!: string;
+  @Field({ description: 'compressed secp256k1 point, hex: seal each kfrag to it (src/crypto/kfrag-seal.ts)' }) encryptionKey!: string;
+}
+
+@ObjectType({ description: 'What a reader needs to open a record after its access was recorded on the ledger (openEmr)' })
+export class EmrOpening {
+  @Field(() => EmrRecord) record!: EmrRecord;
+  @Field(() => ID, { description: 'the committed operation record that authorised this opening' }) operationId!: string;
+  @Field(() => ID, { nullable: true, description: 'null when the patient opens the patient’s own record' }) grantId!: string | null;
+  @Field({ description: 'IPFS CID of the encrypted envelope (GET /blobs/:cid)' }) cid!: string;
+  @Field(() => GraphQLSafeInt, { description: 'bytes of the stored envelope' }) size!: number;
+  @Field({ description: 'SHA-256 of the plaintext, hex: check the decrypted content against it' }) contentHash!: string;
+  @Field() mediaType!: string;
+  @Field({ description: 'the record’s Umbral capsule, base64 (what the cfrags re-encrypt)' }) capsule!: string;
+  @Field(() => Int, { description: 'cfrags needed to open the capsule; 0 for the patient and for break-glass' }) threshold!: number;
+  @Field(() => [String], { description: 'base64 CapsuleFrag bytes, one per proxy of this node that released one; verify each before use' }) cfrags!: string[];
+  @Field({ description: 'the patient’s encryption public key, hex (delegating key for cfrag verification)' }) delegatingKey!: string;
+  @Field({ description: 'the patient’s signing public key, hex (the kfrags’ signer)' }) verifyingKey!: string;
+  @Field(() => String, { nullable: true, description: 'break-glass only: the DEK sealed to your encryption key (src/crypto/kfrag-seal.ts openSealed)' })
+  emergencyKey!: string | null;
+}
+
+@ObjectType({ description: 'Credits earned by approvals and served accesses (chaincode/src/domain/credits.ts)' })
+export class CreditBalance {
+  @Field(() => Int, { description: 'the participant’s own balance' }) participant!: number;
+  @Field(() => Int, { description: 'the balance of the participant’s organisation' }) organisation!: number;
+}
+
 export { GrantKindEnum };

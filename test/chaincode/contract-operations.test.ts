@@ -32,7 +32,7 @@ describe('RecordOperation', () => {
     expect(op).toEqual({ id: deriveId('operation', c.h.lastTxId), kind: 'query', actorId: c.insurer.id, emrId: c.record.id, timestamp: c.h.time.toISOString() });
     expect(c.h.events.at(-1)).toEqual({
       name: 'AccessRecorded',
-      payload: { operationId: op.id, kind: 'query', emrId: c.record.id, actorId: c.insurer.id },
+      payload: { operationId: op.id, kind: 'query', emrId: c.record.id, actorId: c.insurer.id, patientId: c.record.patientId },
       txId: c.h.lastTxId,
     });
     expect(await c.h.evaluate(c.node1, 'GetOperation', op.id)).toEqual(op);
@@ -209,7 +209,7 @@ describe('paged searches', () => {
     await expectTxError(search('patient', '["x"]', '0'), 'INVALID_ARGUMENT', /^pageSize: must be an integer between 1 and 500/);
     await expectTxError(search('patient', '["x"]', '501'), 'INVALID_ARGUMENT', /^pageSize/);
     await expectTxError(search('patient', '["x"]', '2.5'), 'INVALID_ARGUMENT', /^pageSize/);
-    await expectTxError(c.h.evaluate(c.node1, 'ListGrants', 'patient', c.patient.id, '', ''), 'INVALID_ARGUMENT', /^by: must be one of record, grantee/);
+    await expectTxError(c.h.evaluate(c.node1, 'ListGrants', 'author', c.patient.id, '', ''), 'INVALID_ARGUMENT', /^by: must be one of record, grantee, patient$/);
     await expectTxError(c.h.evaluate(c.node1, 'ListRequests', 'requester', 'bob', '', ''), 'INVALID_ARGUMENT', /^id: /);
   });
 
@@ -227,6 +227,12 @@ describe('paged searches', () => {
     expect(emergency.items).toHaveLength(5);
     expect(emergency.items.every((g) => (g as unknown as Grant).emergency !== undefined)).toBe(true);
     expect((await allPages(c, 'ListGrants', ['record', records[0]!.id], 10, 'grants')).items).toHaveLength(2);
+    // one grantee's grants on one record, whatever it holds on the others
+    const on = await allPages(c, 'ListGranteeGrants', [c.doctor2.id, records[1]!.id], 2, 'grants');
+    expect(on.items.map((g) => (g as unknown as Grant).emrId)).toEqual([records[1]!.id]);
+    expect((await allPages(c, 'ListGranteeGrants', [c.er.id, records[1]!.id], 2, 'grants')).items).toHaveLength(1);
+    expect((await allPages(c, 'ListGranteeGrants', [c.patient.id, records[1]!.id], 2, 'grants')).items).toHaveLength(0);
+    await expectTxError(c.h.evaluate(c.node1, 'ListGranteeGrants', 'bob', records[1]!.id, '', ''), 'INVALID_ARGUMENT', /^granteeId: /);
   });
 });
 

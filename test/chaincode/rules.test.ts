@@ -121,8 +121,17 @@ describe('composite-key indexes', () => {
   });
   it('cover grants and requests', () => {
     const g = parseGrant({ id: 'g1', emrId: 'emr-1', granteeId: pid(9), notBefore: NOW, notAfter: LATER, threshold: 1, shares: 1, kfrags: [{ proxyId: 'p1', ref: 'r' }] });
-    expect(grantIndexEntries(g).map((e) => e.attributes)).toEqual([['emr-1', 'g1'], [pid(9), 'g1']]);
-    expect(requestIndexEntries(pending).map((e) => e.attributes)).toEqual([['emr-1', 'req-1'], [pid(9), 'req-1']]);
+    expect(grantIndexEntries(g, pid(7)).map((e) => [e.objectType, e.attributes])).toEqual([
+      ['pie.grant~emr', ['emr-1', 'g1']],
+      ['pie.grant~grantee', [pid(9), 'g1']],
+      ['pie.grant~patient', [pid(7), 'g1']],
+      ['pie.grant~grantee~emr', [pid(9), 'emr-1', 'g1']],
+    ]);
+    expect(requestIndexEntries(pending, pid(7)).map((e) => [e.objectType, e.attributes])).toEqual([
+      ['pie.request~emr', ['emr-1', 'req-1']],
+      ['pie.request~requester', [pid(9), 'req-1']],
+      ['pie.request~patient', [pid(7), 'req-1']],
+    ]);
   });
   it('queries take 1..n-1 leading values without key delimiters', () => {
     expect(indexQuery(RECORD_INDEXES.code, ['http://loinc.org'])).toEqual(['http://loinc.org']);

@@ -78,7 +78,7 @@ describe('defaults', () => {
       audience: 'pie://Hospital1MSP',
       production: false,
       logLevel: 'info',
-      ledger: { mode: 'devnet', batchTimeoutMs: 20, maxMessageCount: 500, port: 0 },
+      ledger: { mode: 'devnet', batchTimeoutMs: 0, maxMessageCount: 500, port: 0 },
       storage: { peers: [] },
       fhirDirectory: [],
       limits: {
@@ -89,10 +89,14 @@ describe('defaults', () => {
         maxQueryCost: 20_000,
         maxPageSize: 100,
         draftTtlSeconds: 600,
+        wsMaxSubscriptions: 10,
+        wsMaxMessageBytes: 64 * KiB,
+        wsKeepAliveMs: 12_000,
       },
       auth: { maxTokenLifetimeSeconds: 600, clockSkewSeconds: 30 },
       search: { readModel: true, readModelWaitMs: 2_000 },
       custodyKeyFile: join(cwd, '.pie/node/custody/master.key'),
+      proxy: { count: 1, operationTtlSeconds: 300 },
       shutdownTimeoutMs: 10_000,
     });
     expect('listenPort' in config.storage).toBe(false);
@@ -213,9 +217,14 @@ describe('validation of environment values', () => {
     ['PIE_MAX_QUERY_COST', 1, 1_000_000],
     ['PIE_MAX_PAGE_SIZE', 1, 100],
     ['PIE_DRAFT_TTL_SECONDS', 1, 86_400],
+    ['PIE_WS_MAX_SUBSCRIPTIONS', 1, 100],
+    ['PIE_WS_MAX_MESSAGE_BYTES', KiB, 16 * MiB],
+    ['PIE_WS_KEEP_ALIVE_MS', 0, 300_000],
     ['PIE_MAX_TOKEN_LIFETIME_SECONDS', 60, 3600],
     ['PIE_CLOCK_SKEW_SECONDS', 0, 300],
     ['PIE_SEARCH_READ_MODEL_WAIT_MS', 0, 60_000],
+    ['PIE_PROXY_COUNT', 1, 16],
+    ['PIE_PROXY_OPERATION_TTL_SECONDS', 1, 3600],
     ['PIE_SHUTDOWN_TIMEOUT_MS', 0, 600_000],
   ];
 
@@ -592,7 +601,7 @@ describe('fabric ledger', () => {
 
   test('file paths are checked only in fabric mode', async () => {
     const file = await configFile({ ledger: { mode: 'devnet', certPath: 'missing.pem', keyPath: 'missing.key' } });
-    expect((await load(file)).ledger).toEqual({ mode: 'devnet', batchTimeoutMs: 20, maxMessageCount: 500, port: 0 });
+    expect((await load(file)).ledger).toEqual({ mode: 'devnet', batchTimeoutMs: 0, maxMessageCount: 500, port: 0 });
   });
 
   test('fabric settings while the mode is devnet by default: PIE_LEDGER was forgotten', async () => {
@@ -613,7 +622,7 @@ describe('fabric ledger', () => {
     // a local devnet run over a fabric config file
     expect((await load({ ...file, PIE_LEDGER: 'devnet', PIE_DEVNET_PORT: '7000' })).ledger).toEqual({
       mode: 'devnet',
-      batchTimeoutMs: 20,
+      batchTimeoutMs: 0,
       maxMessageCount: 500,
       port: 7000,
     });
@@ -684,7 +693,7 @@ describe('ENV_VARS', () => {
     expect(names).toEqual(
       expect.arrayContaining(['PIE_DATA_DIR', 'PIE_HOST', 'PIE_PORT', 'PIE_ORG', 'PIE_AUDIENCE', 'NODE_ENV', 'PIE_LOG_LEVEL', 'PIE_LEDGER']),
     );
-    expect(names).toHaveLength(36);
+    expect(names).toHaveLength(41);
     const row = (name: string) => ENV_VARS.find((v) => v.name === name);
     expect(row('PIE_PORT')).toMatchObject({ key: 'port', default: '4000' });
     expect(row('PIE_DATA_DIR')?.default).toBe('<cwd>/.pie/node');
@@ -704,7 +713,7 @@ describe('describeConfig', () => {
     expect(summary).toMatchObject({
       host: '127.0.0.1',
       port: 4000,
-      ledger: { mode: 'devnet', batchTimeoutMs: 20, maxMessageCount: 500, port: 0 },
+      ledger: { mode: 'devnet', batchTimeoutMs: 0, maxMessageCount: 500, port: 0 },
       storage: { peers: [PEER_ADDR] },
       limits: { maxPageSize: 100 },
     });

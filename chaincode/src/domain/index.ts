@@ -9,6 +9,7 @@ export * from './access.js';
 export * from './request.js';
 export * from './grant.js';
 export * from './operation.js';
+export * from './proxy.js';
 export * from './credits.js';
 export * from './indexes.js';
 export * from './signature.js';

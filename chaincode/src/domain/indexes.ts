@@ -7,6 +7,7 @@
  */
 import { invalid } from './errors.js';
 import type { Grant } from './grant.js';
+import type { OperationRecord } from './operation.js';
 import type { AccessRequest } from './request.js';
 import type { EmrRecord } from './record.js';
 
@@ -37,6 +38,10 @@ export const OBJECT_TYPES = Object.freeze({
   participantKey: 'pie.participant~key',
   /** the one pending request per requester and record: [emrId, requesterId] → request id */
   pendingRequest: 'pie.request~pending',
+  /** re-encryption proxies: [proxyId] → RegisteredProxy */
+  proxy: 'pie.proxy',
+  /** registered proxy keys: [keyHex] → proxy id */
+  proxyKey: 'pie.proxy~key',
 });
 
 export const RECORD_INDEXES = Object.freeze({
@@ -57,11 +62,22 @@ export type RecordIndexName = keyof typeof RECORD_INDEXES;
 export const GRANT_INDEXES = Object.freeze({
   record: { objectType: 'pie.grant~emr', attributes: ['emrId', 'grantId'] },
   grantee: { objectType: 'pie.grant~grantee', attributes: ['granteeId', 'grantId'] },
+  /** every grant on a patient's records (ordinary and emergency), so a patient lists them in one scan */
+  patient: { objectType: 'pie.grant~patient', attributes: ['patientId', 'grantId'] },
+  /** a grantee's grants on one record: what an access check needs, however many grants the grantee holds elsewhere */
+  granteeRecord: { objectType: 'pie.grant~grantee~emr', attributes: ['granteeId', 'emrId', 'grantId'] },
 } satisfies Record<string, IndexDefinition>);
 
 export const REQUEST_INDEXES = Object.freeze({
   record: { objectType: 'pie.request~emr', attributes: ['emrId', 'requestId'] },
   requester: { objectType: 'pie.request~requester', attributes: ['requesterId', 'requestId'] },
+  /** every request for a patient's records */
+  patient: { objectType: 'pie.request~patient', attributes: ['patientId', 'requestId'] },
+} satisfies Record<string, IndexDefinition>);
+
+/** Operation records by record version, so that a record's audit trail lists every access to it. */
+export const OPERATION_INDEXES = Object.freeze({
+  record: { objectType: 'pie.operation~emr', attributes: ['emrId', 'operationId'] },
 } satisfies Record<string, IndexDefinition>);
 
 /** Break-glass grants by patient, so that a patient can list every emergency access to the patient's records. */
@@ -99,15 +115,22 @@ export function recordIndexEntries(record: EmrRecord): IndexEntry[] {
   ];
 }
 
-export const grantIndexEntries = (g: Grant): IndexEntry[] => [
+/** A grant's index entries; `patientId` is its record's patient (a grant does not carry it). */
+export const grantIndexEntries = (g: Grant, patientId: string): IndexEntry[] => [
   { objectType: GRANT_INDEXES.record.objectType, attributes: [g.emrId, g.id] },
   { objectType: GRANT_INDEXES.grantee.objectType, attributes: [g.granteeId, g.id] },
+  { objectType: GRANT_INDEXES.patient.objectType, attributes: [patientId, g.id] },
+  { objectType: GRANT_INDEXES.granteeRecord.objectType, attributes: [g.granteeId, g.emrId, g.id] },
 ];
 
-export const requestIndexEntries = (q: AccessRequest): IndexEntry[] => [
+/** A request's index entries; `patientId` is its record's patient. */
+export const requestIndexEntries = (q: AccessRequest, patientId: string): IndexEntry[] => [
   { objectType: REQUEST_INDEXES.record.objectType, attributes: [q.emrId, q.id] },
   { objectType: REQUEST_INDEXES.requester.objectType, attributes: [q.requesterId, q.id] },
+  { objectType: REQUEST_INDEXES.patient.objectType, attributes: [patientId, q.id] },
 ];
+
+export const operationIndexEntries = (op: OperationRecord): IndexEntry[] => [{ objectType: OPERATION_INDEXES.record.objectType, attributes: [op.emrId, op.id] }];
 
 export const emergencyGrantIndexEntry = (g: Grant, patientId: string): IndexEntry => ({
   objectType: EMERGENCY_GRANT_INDEX.objectType,

@@ -54,7 +54,7 @@ export async function requestAccess(l: Ledger, actionJson: string): Promise<Acce
   const request = parseAccessRequest({ id: deriveId('request', l.txId), emrId: record.id, requesterId: actor.id, purpose, status: 'pending', createdAt: l.now });
   await l.put('request', request);
   await l.writeText(pendingKey(l, record.id, actor.id), request.id);
-  await l.writeIndex(requestIndexEntries(request));
+  await l.writeIndex(requestIndexEntries(request, record.patientId));
   l.emit('AccessRequested', { requestId: request.id, emrId: record.id, patientId: record.patientId, requesterId: actor.id });
   return request;
 }
@@ -82,7 +82,7 @@ export async function approveRequest(l: Ledger, actionJson: string): Promise<Gra
   await l.put('request', decided);
   await l.remove(pendingKey(l, record.id, requester.id));
   await l.put('grant', grant);
-  await l.writeIndex(grantIndexEntries(grant));
+  await l.writeIndex(grantIndexEntries(grant, record.patientId));
   await l.addCredits(creditsFor('approval', record));
   l.emit('AccessGranted', { requestId: request.id, grantId: grant.id, emrId: record.id, granteeId: grant.granteeId, patientId: record.patientId });
   return grant;
@@ -121,7 +121,7 @@ export async function grantAccess(l: Ledger, actionJson: string): Promise<Grant>
   assertNewGrantWindow(grant, l.now);
 
   await l.put('grant', grant);
-  await l.writeIndex(grantIndexEntries(grant));
+  await l.writeIndex(grantIndexEntries(grant, record.patientId));
   l.emit('AccessGranted', { grantId: grant.id, emrId: record.id, granteeId, patientId: record.patientId });
   return grant;
 }
@@ -163,7 +163,7 @@ export async function breakGlass(l: Ledger, actionJson: string): Promise<Grant> 
   });
 
   await l.put('grant', grant);
-  await l.writeIndex([...grantIndexEntries(grant), emergencyGrantIndexEntry(grant, record.patientId)]);
+  await l.writeIndex([...grantIndexEntries(grant, record.patientId), emergencyGrantIndexEntry(grant, record.patientId)]);
   l.emit('BreakGlass', { grantId: grant.id, emrId: record.id, patientId: record.patientId, granteeId: actor.id, notAfter: grant.notAfter });
   return grant;
 }

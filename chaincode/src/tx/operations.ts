@@ -3,7 +3,7 @@
  * proxies watch AccessRecorded events and release a capsule fragment only for a committed `reencrypt` record of a
  * live grant: no read without an audit record.
  */
-import { ContractError, PAYLOAD, creditsForOperation, deriveId, invalid, parseOperationPayload, parseOperationRecord } from '../domain/index.js';
+import { ContractError, PAYLOAD, creditsForOperation, deriveId, invalid, operationIndexEntries, parseOperationPayload, parseOperationRecord } from '../domain/index.js';
 import type { CreditEntry, EmrRecord, Grant, OperationRecord, Participant } from '../domain/index.js';
 import type { Ledger } from '../ledger.js';
 import { liveness } from './access.js';
@@ -55,8 +55,9 @@ export async function recordOperation(l: Ledger, actionJson: string): Promise<Op
       break;
   }
   await l.put('operation', op);
+  await l.writeIndex(operationIndexEntries(op));
   await l.addCredits(credits);
-  l.emit('AccessRecorded', { operationId: op.id, kind: op.kind, emrId: op.emrId, grantId: op.grantId, actorId: op.actorId });
+  l.emit('AccessRecorded', { operationId: op.id, kind: op.kind, emrId: op.emrId, grantId: op.grantId, actorId: op.actorId, patientId: record.patientId });
   return op;
 }
 

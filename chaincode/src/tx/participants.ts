@@ -11,7 +11,7 @@ const INPUT_FIELDS = ['kind', 'clearance', 'signingKey', 'encryptionKey', 'roles
 /**
  * RegisterParticipant: the caller's organisation registers a participant (id derived from the transaction). A
  * public key may belong to one participant only, whether as signing or encryption key: a shared signing key would
- * let one participant's signatures pass as another's.
+ * let one participant's signatures pass as another's. Nor may it be a proxy's (see RegisterProxy).
  */
 export async function registerParticipant(l: Ledger, inputJson: string): Promise<Participant> {
   const org = requireOrgAdmin(l);
@@ -21,6 +21,8 @@ export async function registerParticipant(l: Ledger, inputJson: string): Promise
   for (const field of ['signingKey', 'encryptionKey'] as const) {
     const owner = await l.readText(l.key(OBJECT_TYPES.participantKey, participant[field]));
     if (owner !== undefined) throw new ContractError('CONFLICT', `participant.${field}: this key is already registered (participant ${owner})`);
+    const proxy = await l.readText(l.key(OBJECT_TYPES.proxyKey, participant[field]));
+    if (proxy !== undefined) throw new ContractError('CONFLICT', `participant.${field}: this key is registered to proxy ${proxy}`);
   }
   await l.put('participant', participant);
   await l.writeText(l.key(OBJECT_TYPES.participantKey, participant.signingKey), participant.id);

@@ -6,14 +6,16 @@ import {
   EMERGENCY_GRANT_INDEX,
   GRANT_INDEXES,
   OBJECT_TYPES,
+  OPERATION_INDEXES,
   RECORD_INDEXES,
   REQUEST_INDEXES,
   indexQuery,
   invalid,
   mspId,
+  parseProxyId,
   participantId,
 } from '../domain/index.js';
-import type { AccessRequest, CreditHolderType, EmrRecord, Grant, IndexDefinition } from '../domain/index.js';
+import type { AccessRequest, CreditHolderType, EmrRecord, Grant, IndexDefinition, OperationRecord } from '../domain/index.js';
 import type { HistoryEntry, Ledger, Store, StoredObject } from '../ledger.js';
 import { bookmarkArgument, idArgument, jsonArgument, pageSizeArgument, textArgument } from './args.js';
 
@@ -58,18 +60,34 @@ export async function searchRecords(l: Ledger, index: string, valuesJson: string
   return { records: items, ...page };
 }
 
+/** ListRequests(by, id): the requests for a record, of a requester, or for any of a patient's records. */
 export async function listRequests(l: Ledger, by: string, id: string, pageSize: string, bookmark: string): Promise<Page & { requests: AccessRequest[] }> {
-  const key = choice(by, 'by', ['record', 'requester'] as const);
+  const key = choice(by, 'by', ['record', 'requester', 'patient'] as const);
   const value = key === 'record' ? idArgument(id, 'id') : participantId(id, 'id');
   const { items, ...page } = await scan(l, 'request', REQUEST_INDEXES[key], [value], pageSize, bookmark);
   return { requests: items, ...page };
 }
 
+/** ListGrants(by, id): the grants on a record, given to a grantee, or on any of a patient's records (emergency ones too). */
 export async function listGrants(l: Ledger, by: string, id: string, pageSize: string, bookmark: string): Promise<Page & { grants: Grant[] }> {
-  const key = choice(by, 'by', ['record', 'grantee'] as const);
+  const key = choice(by, 'by', ['record', 'grantee', 'patient'] as const);
   const value = key === 'record' ? idArgument(id, 'id') : participantId(id, 'id');
   const { items, ...page } = await scan(l, 'grant', GRANT_INDEXES[key], [value], pageSize, bookmark);
   return { grants: items, ...page };
+}
+
+/** ListGranteeGrants(granteeId, emrId): the grants one grantee holds on one record version. */
+export async function listGranteeGrants(l: Ledger, granteeId: string, emrId: string, pageSize: string, bookmark: string): Promise<Page & { grants: Grant[] }> {
+  const values = [participantId(granteeId, 'granteeId'), idArgument(emrId, 'emrId')];
+  const { items, ...page } = await scan(l, 'grant', GRANT_INDEXES.granteeRecord, values, pageSize, bookmark);
+  return { grants: items, ...page };
+}
+
+/** ListOperations(by, id, pageSize, bookmark): the operation records of one record version (`by` = 'record'). */
+export async function listOperations(l: Ledger, by: string, id: string, pageSize: string, bookmark: string): Promise<Page & { operations: OperationRecord[] }> {
+  const key = choice(by, 'by', ['record'] as const);
+  const { items, ...page } = await scan(l, 'operation', OPERATION_INDEXES[key], [idArgument(id, 'id')], pageSize, bookmark);
+  return { operations: items, ...page };
 }
 
 /** Every break-glass grant on a patient's records. */
@@ -78,7 +96,7 @@ export async function listEmergencyGrants(l: Ledger, patientId: string, pageSize
   return { grants: items, ...page };
 }
 
-export const HISTORY_OBJECT_TYPES = ['participant', 'record', 'request', 'grant', 'operation', 'policy', 'patient-policy', 'credit'] as const;
+export const HISTORY_OBJECT_TYPES = ['participant', 'record', 'request', 'grant', 'operation', 'proxy', 'policy', 'patient-policy', 'credit'] as const;
 
 /** The state key GetHistory reads for an object type and id (`policy`: any version of the chain; `credit`: `participant:<id>` or `org:<msp>`). */
 async function historyKey(l: Ledger, objectType: string, id: string): Promise<string> {
@@ -93,6 +111,8 @@ async function historyKey(l: Ledger, objectType: string, id: string): Promise<st
       return l.key(OBJECT_TYPES.grant, idArgument(id, 'id'));
     case 'operation':
       return l.key(OBJECT_TYPES.operation, idArgument(id, 'id'));
+    case 'proxy':
+      return l.key(OBJECT_TYPES.proxy, parseProxyId(id, 'id').id);
     case 'policy':
       return l.key(OBJECT_TYPES.recordPolicy, await l.rootOf(idArgument(id, 'id')));
     case 'patient-policy':

@@ -61,6 +61,8 @@ export interface LedgerTx {
 /** The ledger that recorded the events: AuditEvent.source. */
 export interface AuditSource {
   readonly channel: string;
+  /** the organisation (MSP id) whose node reports the events: source.observer; default the ledger itself */
+  readonly organisation?: string;
 }
 
 export interface RecordCreatedInput {
@@ -165,7 +167,7 @@ const SOURCE_ROLE = dcm('110153', 'Source Role ID');
 
 const ENTITY_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const PERSON: Coding = { system: ENTITY_TYPE_SYSTEM, code: '1', display: 'Person' };
-const SYSTEM_OBJECT: Coding = { system: ENTITY_TYPE_SYSTEM, code: '2', display: 'System Object' };
+export const SYSTEM_OBJECT: Coding = { system: ENTITY_TYPE_SYSTEM, code: '2', display: 'System Object' };
 const CONSENT_ENTITY: Coding = { system: 'http://hl7.org/fhir/resource-types', code: 'Consent', display: 'Consent' };
 const OBJECT_ROLE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/object-role';
 const PATIENT_ROLE: Coding = { system: OBJECT_ROLE_SYSTEM, code: '1', display: 'Patient' };
@@ -178,7 +180,7 @@ const EMERGENCY_PURPOSE: CodeableConcept[] = [{ coding: [BREAK_THE_GLASS] }, { c
 
 // ---- building blocks ------------------------------------------------------------------------------------------------
 
-interface Parts {
+export interface AuditEventParts {
   readonly type: Coding;
   readonly subtype: Coding[];
   readonly action: NonNullable<AuditEvent['action']>;
@@ -191,7 +193,8 @@ interface Parts {
   readonly entities: AuditEventEntity[];
 }
 
-function auditEvent(parts: Parts, tx: LedgerTx, source: AuditSource): AuditEvent {
+/** An AuditEvent of one transaction: the parts, the transaction (id, recorded, entity) and the reporting source. */
+export function auditEvent(parts: AuditEventParts, tx: LedgerTx, source: AuditSource): AuditEvent {
   const id = fhirId(tx.txId);
   return {
     resourceType: 'AuditEvent',
@@ -215,13 +218,17 @@ const ledgerReference = (channel: string): Reference<Device> => ({
   display: `PIE ledger (Fabric channel ${channel})`,
 });
 
-const ledgerSource = (source: AuditSource): AuditEvent['source'] => ({ site: source.channel, observer: ledgerReference(source.channel), type: [APPLICATION_SERVER] });
+const ledgerSource = (source: AuditSource): AuditEvent['source'] => ({
+  site: source.channel,
+  observer: source.organisation !== undefined ? organizationReference(source.organisation) : ledgerReference(source.channel),
+  type: [APPLICATION_SERVER],
+});
 
 const participantAgent = (who: Reference<Patient | Practitioner>, type: Coding, requestor: boolean): AuditEventAgent => ({ type: { coding: [type] }, who, requestor });
 
 const organizationAgent = (msp: string): AuditEventAgent => ({ type: { coding: [SOURCE_ROLE] }, who: organizationReference(msp), requestor: false });
 
-const patientEntity = (patientId: string): AuditEventEntity => ({ what: patientReference(patientId), type: PERSON, role: PATIENT_ROLE });
+export const patientEntity = (patientId: string): AuditEventEntity => ({ what: patientReference(patientId), type: PERSON, role: PATIENT_ROLE });
 
 const recordEntity = (recordId: string, extra: Partial<AuditEventEntity> = {}): AuditEventEntity => ({
   what: recordReference(recordId),
@@ -383,7 +390,7 @@ export function breakGlassAuditEvent({ grant, patientId, tx }: BreakGlassInput, 
   );
 }
 
-const OPERATION_SHAPES: Readonly<Record<OperationKind, Pick<Parts, 'type' | 'action'> & { subtype: Coding }>> = {
+const OPERATION_SHAPES: Readonly<Record<OperationKind, Pick<AuditEventParts, 'type' | 'action'> & { subtype: Coding }>> = {
   query: { type: QUERY, subtype: rest('search-type'), action: 'E' },
   download: { type: PATIENT_RECORD, subtype: rest('read'), action: 'R' },
   // a re-encryption releases the record's key to the grantee: BALP's privacy disclosure at the source

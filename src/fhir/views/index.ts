@@ -6,4 +6,5 @@
 export * from './document-reference.js';
 export * from './consent.js';
 export * from './audit-event.js';
+export * from './audit-events.js';
 export * from './provenance.js';
