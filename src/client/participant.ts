@@ -78,7 +78,7 @@ export interface OpenedEmr {
   mediaType: string;
   /** SHA-256 of the plaintext, hex, as the ledger records it */
   contentHash: string;
-  /** capsule fragments that failed verification and were set aside */
+  /** capsule fragments that failed verification and were set aside (fragments past the threshold are not examined) */
   rejectedCfrags: number;
   /**
    * The plaintext, released segment by segment as each authenticates; iterate it once. The content is genuine only

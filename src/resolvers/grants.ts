@@ -24,6 +24,6 @@ export class ReencryptionGrantResolver {
 
   @FieldResolver(() => Boolean, { description: 'whether the ledger honours the grant now (window, revocation, newest version, grantee active)' })
   async live(@Root() g: Grant, @Ctx() ctx: RequestContext): Promise<boolean> {
-    return (await ctx.services.ledger.isGrantLive(g.id)).live;
+    return ctx.loaders.grantLive.load(g.id);
   }
 }

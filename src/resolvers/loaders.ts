@@ -15,6 +15,8 @@ export interface Loaders {
   readonly effectivePolicy: DataLoader<string, AccessPolicy>;
   /** every grant a participant holds (one paged listing per participant) */
   readonly grantsOf: DataLoader<string, Grant[]>;
+  /** whether the ledger honours a grant now (IsGrantLive) */
+  readonly grantLive: DataLoader<string, boolean>;
   /** the grants one participant holds on one record version, by `grantsOnKey(granteeId, emrId)` */
   readonly grantsOn: DataLoader<string, Grant[]>;
   /** the transaction that recorded a record version (the oldest entry of its history); null without history */
@@ -31,6 +33,7 @@ export function createLoaders(ledger: PieLedger): Loaders {
     record: new DataLoader((ids: readonly string[]) => ledger.records(ids), { maxBatchSize: BATCH }),
     effectivePolicy: new DataLoader((ids: readonly string[]) => Promise.all(ids.map((id) => ledger.effectivePolicy(id)))),
     grantsOf: new DataLoader((ids: readonly string[]) => Promise.all(ids.map((id) => allGrantsOf(ledger, id)))),
+    grantLive: new DataLoader((ids: readonly string[]) => Promise.all(ids.map(async (id) => (await ledger.isGrantLive(id)).live))),
     grantsOn: new DataLoader((keys: readonly string[]) =>
       Promise.all(
         keys.map((key) => {

@@ -77,6 +77,15 @@ async function ownRecord(ctx: RequestContext, caller: Caller, emrId: string, fie
   return record;
 }
 
+/**
+ * A grant this request has just committed: its liveness is what the contract judged at the transaction (policy,
+ * newest version, grantee active) within its window, so the `live` field need not evaluate IsGrantLive again.
+ */
+function committedGrant(ctx: RequestContext, grant: LedgerGrant): LedgerGrant {
+  ctx.loaders.grantLive.prime(grant.id, grantLooksLive(grant));
+  return grant;
+}
+
 /** The registered proxies' ids, read again from the ledger when `needed` names one the kept list does not have. */
 async function registeredProxyIds(ctx: RequestContext, needed: readonly string[] = []): Promise<Set<string>> {
   const ids = new Set((await ctx.services.ledger.proxies()).map((p) => p.id));
@@ -195,7 +204,7 @@ export class SharingResolver {
     const args = { requestId, validFrom, validUntil, threshold, kfrags };
     checkGrantWindow(args, await registeredProxyIds(ctx, args.kfrags.map((k) => k.proxyId)));
     const action = await signedActionFor(ctx.services, caller, 'approveAccessRequest', args, signed);
-    return (await ctx.services.ledger.submitAction<LedgerGrant>(action)).result;
+    return committedGrant(ctx, (await ctx.services.ledger.submitAction<LedgerGrant>(action)).result);
   }
 
   @Mutation(() => AccessRequest, { description: 'the patient refuses a pending request (signed deny-request)' })
@@ -229,7 +238,7 @@ export class SharingResolver {
     const args = { emrId, granteeId, validFrom, validUntil, threshold, kfrags };
     checkGrantWindow(args, await registeredProxyIds(ctx, args.kfrags.map((k) => k.proxyId)));
     const action = await signedActionFor(ctx.services, caller, 'grantAccess', args, signed);
-    return (await ctx.services.ledger.submitAction<LedgerGrant>(action)).result;
+    return committedGrant(ctx, (await ctx.services.ledger.submitAction<LedgerGrant>(action)).result);
   }
 
   @Mutation(() => ReencryptionGrant, { description: 'the patient ends a grant now; proxies refuse it from then on (signed revoke-grant)' })
@@ -242,7 +251,7 @@ export class SharingResolver {
     const { record } = await visibleGrant(ctx, caller, grantId, 'grantId');
     if (record?.patientId !== caller.participant.id) throw notFound('grant', grantId);
     const action = await signedActionFor(ctx.services, caller, 'revokeGrant', { grantId }, signed);
-    return (await ctx.services.ledger.submitAction<LedgerGrant>(action)).result;
+    return committedGrant(ctx, (await ctx.services.ledger.submitAction<LedgerGrant>(action)).result);
   }
 
   @Mutation(() => ReencryptionGrant, {
@@ -263,7 +272,7 @@ export class SharingResolver {
     await visibleRecord(ctx, emrId);
     // the emergency role, the policy and the justification are the contract's to judge (FORBIDDEN <REASON>: …)
     const action = await signedActionFor(ctx.services, caller, 'breakGlass', { emrId, justification, durationMinutes }, signed);
-    return (await ctx.services.ledger.submitAction<LedgerGrant>(action)).result;
+    return committedGrant(ctx, (await ctx.services.ledger.submitAction<LedgerGrant>(action)).result);
   }
 
   @Mutation(() => EmrOpening, {
