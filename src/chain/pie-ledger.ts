@@ -4,8 +4,7 @@
  * `SignedAction` that the participant's own client signed (see `signAction`), so the node can relay but never forge
  * them. Queries return the contract's JSON as the domain types.
  */
-import { randomBytes } from 'node:crypto';
-import { actionSigningBytes } from '../../chaincode/src/domain/index.js';
+import { signActionWith } from '../client/sign.js';
 import type {
   AccessPolicy,
   AccessRequest,
@@ -23,7 +22,6 @@ import type {
   SecurityLevel,
   SignedAction,
 } from '../../chaincode/src/domain/index.js';
-import { Signer } from '../crypto/umbral/index.js';
 import type { SecretKey } from '../crypto/umbral/index.js';
 import type { ChainInfo, LedgerClient, LedgerEvent, SubmitResult } from './client.js';
 
@@ -42,7 +40,8 @@ export const ACTION_TRANSACTIONS: Readonly<Record<ActionType, string>> = Object.
 
 /**
  * A participant's client signs an action with the participant's signing key (never sent anywhere). The signature
- * binds the type, actor, time, a fresh nonce, the payload and the channel; the contract accepts it once.
+ * binds the type, actor, time, a fresh nonce, the payload and the channel; the contract accepts it once. The one
+ * signer is the client SDK's (browser-safe); the node uses it for custodial accounts.
  */
 export function signAction(
   signingKey: SecretKey,
@@ -52,9 +51,7 @@ export function signAction(
   channel: string,
   issuedAt: Date = new Date(),
 ): SignedAction {
-  const unsigned = { type, actorId, issuedAt: issuedAt.toISOString(), nonce: randomBytes(16).toString('hex'), payload };
-  const signature = Buffer.from(new Signer(signingKey).sign(actionSigningBytes(unsigned, channel)).toBEBytes()).toString('hex');
-  return { ...unsigned, signature };
+  return signActionWith(signingKey, actorId, type, payload, channel, issuedAt);
 }
 
 export interface ParticipantRegistration {

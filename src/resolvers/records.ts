@@ -20,7 +20,7 @@ import { Signer } from '../crypto/umbral/index.js';
 import { ExchangeError } from '../exchange/errors.js';
 import type { IngestResult, RecordSigner } from '../exchange/ingest.js';
 import { CreateEmrInput, EmrFilter } from '../schema/inputs.js';
-import type { BlobRecordInput } from '../exchange/blob-records.js';
+import type { BlobRecordInput, RecordDraft } from '../exchange/blob-records.js';
 import { AccessPolicy, AccessRequest, EmrConnection, EmrDraft, EmrMetadata, EmrRecord, IngestDraft, IngestPayload, Participant, ReencryptionGrant } from '../schema/types.js';
 import { allPages } from './paging.js';
 import { isPartyTo, mayLocateContent, requireCaller, requireKind, visibleRecord } from './access.js';
@@ -137,13 +137,7 @@ export class EmrRecordResolver {
   async prepareCreateEmr(@Arg('input', () => CreateEmrInput) input: CreateEmrInput, @Ctx() ctx: RequestContext): Promise<EmrDraft> {
     const caller = requireKind(ctx, ['physician', 'patient'], 'prepareCreateEmr');
     checkPatientId(input.patientId);
-    const draft = await ctx.services.blobRecords.prepare(blobRecordInput(input), caller.participant);
-    return {
-      draftId: draft.draftId,
-      expiresAt: draft.expiresAt,
-      record: JSON.parse(canonicalJson(draft.record)) as Record<string, unknown>,
-      signingPayload: Buffer.from(draft.signingPayload).toString('base64'),
-    };
+    return emrDraft(await ctx.services.blobRecords.prepare(blobRecordInput(input), caller.participant));
   }
 
   @Mutation(() => EmrRecord, {
@@ -221,6 +215,14 @@ export class EmrRecordResolver {
     return txId === null ? null : ctx.loaders.blockOfTransaction.load(txId);
   }
 }
+
+/** A record draft as the API answers it: the record as JSON and base64 of the exact bytes to sign. */
+export const emrDraft = (draft: RecordDraft): EmrDraft => ({
+  draftId: draft.draftId,
+  expiresAt: draft.expiresAt,
+  record: JSON.parse(canonicalJson(draft.record)) as Record<string, unknown>,
+  signingPayload: Buffer.from(draft.signingPayload).toString('base64'),
+});
 
 function checkPatientId(id: string): void {
   if (!PARTICIPANT_ID.test(id)) throw new ExchangeError('BAD_USER_INPUT', 'patientId: must be a participant id (32 hex characters)');

@@ -7,7 +7,6 @@
  */
 import 'reflect-metadata'; // type-graphql reads decorator metadata while these classes are defined
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
-import { canonicalJson } from '../../chaincode/src/domain/index.js';
 import type { EmrRecord as LedgerRecord } from '../../chaincode/src/domain/index.js';
 import type { RotatedContent } from '../exchange/blob-records.js';
 import { ExchangeError } from '../exchange/errors.js';
@@ -15,7 +14,7 @@ import { RotatedContentInput } from '../schema/inputs.js';
 import { EmrDraft, EmrRecord } from '../schema/types.js';
 import { requireKind, visibleRecord } from './access.js';
 import type { RequestContext } from './context.js';
-import { createdRecord, custodialSigner } from './records.js';
+import { createdRecord, custodialSigner, emrDraft } from './records.js';
 
 const contentOf = (c: RotatedContentInput): RotatedContent => {
   if (c == null) throw new ExchangeError('BAD_USER_INPUT', 'content: is required');
@@ -35,13 +34,7 @@ export class RotationResolver {
   ): Promise<EmrDraft> {
     const caller = requireKind(ctx, ['physician', 'patient'], 'prepareRotateEmrKey');
     await visibleRecord(ctx, emrId); // NOT_FOUND for a record the caller may not see
-    const draft = await ctx.services.blobRecords.prepareRotation(emrId, contentOf(content), caller.participant);
-    return {
-      draftId: draft.draftId,
-      expiresAt: draft.expiresAt,
-      record: JSON.parse(canonicalJson(draft.record)) as Record<string, unknown>,
-      signingPayload: Buffer.from(draft.signingPayload).toString('base64'),
-    };
+    return emrDraft(await ctx.services.blobRecords.prepareRotation(emrId, contentOf(content), caller.participant));
   }
 
   @Mutation(() => EmrRecord, {
