@@ -86,6 +86,11 @@ function committedGrant(ctx: RequestContext, grant: LedgerGrant): LedgerGrant {
   return grant;
 }
 
+/** What a patient's listing scans: one of the patient's own records, or all of them. */
+async function patientListing(ctx: RequestContext, caller: Caller, emrId: string | null | undefined): Promise<readonly ['record' | 'patient', string]> {
+  return emrId != null ? ['record', (await ownRecord(ctx, caller, emrId)).id] : ['patient', caller.participant.id];
+}
+
 /** The registered proxies' ids, read again from the ledger when `needed` names one the kept list does not have. */
 async function registeredProxyIds(ctx: RequestContext, needed: readonly string[] = []): Promise<Set<string>> {
   const ids = new Set((await ctx.services.ledger.proxies()).map((p) => p.id));
@@ -118,7 +123,7 @@ export class SharingResolver {
     const { ledger } = ctx.services;
     let requests: LedgerRequest[];
     if (me.kind === 'patient') {
-      const [by, id] = emrId != null ? (['record', (await ownRecord(ctx, caller, emrId)).id] as const) : (['patient', me.id] as const);
+      const [by, id] = await patientListing(ctx, caller, emrId);
       requests = await allPages((b) => ledger.listRequests(by, id, { pageSize: 500, bookmark: b }), MAX_LISTED);
     } else {
       if (emrId != null) checkId(emrId, 'emrId');
@@ -143,12 +148,12 @@ export class SharingResolver {
     const { ledger } = ctx.services;
     let grants: LedgerGrant[];
     if (me.kind === 'patient') {
-      const [by, id] = emrId != null ? (['record', (await ownRecord(ctx, caller, emrId)).id] as const) : (['patient', me.id] as const);
+      const [by, id] = await patientListing(ctx, caller, emrId);
       grants = await allPages((b) => ledger.listGrants(by, id, { pageSize: 500, bookmark: b }), MAX_LISTED);
     } else {
       // only the caller's own grants: a grantee never sees another grantee's
       if (emrId != null) checkId(emrId, 'emrId');
-      grants = await ctx.loaders.grantsOf.load(me.id);
+      grants = await (emrId != null ? ctx.loaders.grantsOn.load(grantsOnKey(me.id, emrId)) : ctx.loaders.grantsOf.load(me.id));
     }
     const sorted = grants.filter((g) => emrId == null || g.emrId === emrId).sort(newestFirst((g) => g.notBefore));
     if (!liveOnly) return sorted.slice(0, first);
@@ -156,7 +161,7 @@ export class SharingResolver {
     for (const g of sorted) {
       if (live.length >= first) break;
       // the ledger's answer counts (newest version, grantee status); the local look only skips the obviously ended
-      if (grantLooksLive(g) && (await ledger.isGrantLive(g.id)).live) live.push(g);
+      if (grantLooksLive(g) && (await ctx.loaders.grantLive.load(g.id))) live.push(g);
     }
     return live;
   }
