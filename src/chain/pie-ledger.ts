@@ -22,8 +22,12 @@ import type {
   SecurityLevel,
   SignedAction,
 } from '../../chaincode/src/domain/index.js';
+import { ID_PATTERN } from '../../chaincode/src/domain/index.js';
+import { PARTICIPANT_ID } from '../../chaincode/src/domain/participant.js';
+import { MAX_BATCH_IDS, pageSizeArgument } from '../../chaincode/src/tx/args.js';
 import type { SecretKey } from '../crypto/umbral/index.js';
 import type { ChainInfo, LedgerClient, LedgerEvent, SubmitResult } from './client.js';
+import type { LedgerView } from './ledger-view.js';
 
 /** The transaction each signed action type goes to. */
 export const ACTION_TRANSACTIONS: Readonly<Record<ActionType, string>> = Object.freeze({
@@ -91,6 +95,28 @@ const PROXY_LIST_TTL_MS = 30_000;
 /** How many transaction → block numbers PieLedger remembers (a committed transaction never moves). */
 const TX_BLOCK_CACHE = 10_000;
 
+/** The node's read model as PieLedger reads it (read-model-feed.ts). */
+export interface LedgerReadModel {
+  readonly view: LedgerView;
+  /**
+   * Whether the view has applied every block below `height`: false at once while it is not caught up with the chain
+   * or its block stream is down; waits a bounded time when it is just behind.
+   */
+  readyFor(height: bigint): Promise<boolean>;
+}
+
+/** Ids (and, below, id lists and page sizes) the chaincode would take: it refuses others with its own message, so those are left to it. */
+const isObjectId = (id: string): boolean => typeof id === 'string' && id.length <= 128 && ID_PATTERN.test(id);
+const isParticipantId = (id: string): boolean => typeof id === 'string' && PARTICIPANT_ID.test(id);
+/** The chaincode's page size for `page` (its default when unset), or undefined when the chaincode would refuse it. */
+function pageSizeOf(page: { pageSize?: number } | undefined): number | undefined {
+  try {
+    return pageSizeArgument(pageArgs(page)[0]);
+  } catch {
+    return undefined;
+  }
+}
+
 export class PieLedger {
   /** committed transactions' block numbers, oldest insertion first */
   readonly #txBlocks = new Map<string, bigint>();
@@ -99,8 +125,29 @@ export class PieLedger {
   #proxies: { at: number; list: RegisteredProxy[] } | undefined;
   /** one past the newest block holding a transaction this PieLedger submitted */
   #committedHeight = 0n;
+  #readModel: LedgerReadModel | undefined;
 
   constructor(readonly client: LedgerClient) {}
+
+  /**
+   * From now on participants, requests, grants, a grantee's grants on a record and grant liveness are read from the
+   * node's read model whenever it has seen every block of this node's own commits (read-your-writes), and evaluated
+   * on the peer otherwise. The model answers as the chaincode would at the model's height, which holds every block
+   * of this node's own commits but may lack, for the moment of its delivery, another node's newest block (as an
+   * evaluation on a peer that has not committed it yet would); it saves the evaluation. What the view does not hold
+   * (an id it has not seen: unknown, or written in a block still on its way) is asked of the chaincode, so a
+   * NOT_FOUND is always the chaincode's and an object another node has just written is found.
+   */
+  useReadModel(model: LedgerReadModel): void {
+    this.#readModel = model;
+  }
+
+  /** The read model's view when it may answer (caught up with this node's commits); undefined: evaluate instead. */
+  async #view(): Promise<LedgerView | undefined> {
+    const model = this.#readModel;
+    if (model === undefined) return undefined;
+    return (await model.readyFor(this.#committedHeight)) ? model.view : undefined;
+  }
 
   get channel(): string {
     return this.client.config.channel;
@@ -159,11 +206,16 @@ export class PieLedger {
 
   // ---- queries ----
 
-  participant(id: string): Promise<Participant> {
-    return this.client.evaluate('GetParticipant', id);
+  async participant(id: string): Promise<Participant> {
+    const view = isParticipantId(id) ? await this.#view() : undefined;
+    const seen = view?.participant(id);
+    return seen ?? this.client.evaluate('GetParticipant', id);
   }
   /** One evaluation for up to 100 ids; null where an id is unknown. */
-  participants(ids: readonly string[]): Promise<(Participant | null)[]> {
+  async participants(ids: readonly string[]): Promise<(Participant | null)[]> {
+    const view = ids.length > 0 && ids.length <= MAX_BATCH_IDS && ids.every(isParticipantId) ? await this.#view() : undefined;
+    const seen = view === undefined ? [] : ids.map((id) => view.participant(id) ?? null);
+    if (view !== undefined && seen.every((p) => p !== null)) return seen;
     return this.client.evaluate('GetParticipants', JSON.stringify(ids));
   }
   /** One evaluation for up to 100 ids; null where an id is unknown. */
@@ -202,14 +254,21 @@ export class PieLedger {
   patientPolicy(patientId: string): Promise<AccessPolicy> {
     return this.client.evaluate('GetPatientPolicy', patientId);
   }
-  request(id: string): Promise<AccessRequest> {
-    return this.client.evaluate('GetRequest', id);
+  async request(id: string): Promise<AccessRequest> {
+    const view = isObjectId(id) ? await this.#view() : undefined;
+    return view?.request(id) ?? this.client.evaluate('GetRequest', id);
   }
-  grant(id: string): Promise<Grant> {
-    return this.client.evaluate('GetGrant', id);
+  async grant(id: string): Promise<Grant> {
+    const view = isObjectId(id) ? await this.#view() : undefined;
+    return view?.grant(id) ?? this.client.evaluate('GetGrant', id);
   }
   /** Whether the grant may be used now; when not, the reason (REVOKED, EXPIRED, SUPERSEDED, …) and a message. */
-  isGrantLive(id: string): Promise<GrantLiveness> {
+  async isGrantLive(id: string): Promise<GrantLiveness> {
+    const view = isObjectId(id) ? await this.#view() : undefined;
+    if (view !== undefined) {
+      const liveness = view.grantLiveness(id, new Date().toISOString());
+      if (liveness !== undefined) return liveness;
+    }
     return this.client.evaluate('IsGrantLive', id);
   }
   async listRequests(by: 'record' | 'requester' | 'patient', id: string, page?: { pageSize?: number; bookmark?: string }): Promise<Page<AccessRequest>> {
@@ -218,6 +277,14 @@ export class PieLedger {
   }
   /** The grants one grantee holds on one record version. */
   async listGranteeGrants(granteeId: string, emrId: string, page?: { pageSize?: number; bookmark?: string }): Promise<Page<Grant>> {
+    // the view answers a first page that holds them all; a continuation, a page too small for them all (its bookmark
+    // is the chaincode's to make) or a page size the chaincode refuses is the chaincode's
+    const pageSize = pageSizeOf(page);
+    const view = isParticipantId(granteeId) && isObjectId(emrId) && pageSize !== undefined && (page?.bookmark ?? '') === '' ? await this.#view() : undefined;
+    if (view !== undefined) {
+      const items = view.granteeGrants(granteeId, emrId);
+      if (items.length <= pageSize!) return { items, bookmark: '' };
+    }
     const r = await this.client.evaluate<{ grants: Grant[]; bookmark: string }>('ListGranteeGrants', granteeId, emrId, ...pageArgs(page));
     return { items: r.grants, bookmark: r.bookmark };
   }

@@ -9,7 +9,7 @@
  */
 import { RECORD_INDEXES, recordIndexEntries } from '../../chaincode/src/domain/index.js';
 import type { EmrRecord, RecordIndexName } from '../../chaincode/src/domain/index.js';
-import type { RecordWrite } from './record-writes.js';
+import type { RecordWrite } from './state-writes.js';
 import { SortedIds } from './sorted-ids.js';
 
 const INDEX_OF_OBJECT_TYPE: ReadonlyMap<string, RecordIndexName> = new Map(

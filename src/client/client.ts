@@ -82,8 +82,14 @@ const EMR_FIELDS =
 
 const toHex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
+/** What every client of one node learns once and shares (clients made with `as`). */
+interface NodeFacts {
+  channel?: Promise<string>;
+}
+
 export class PieClient {
   readonly #graphql: GraphQLClient;
+  readonly #node: NodeFacts;
 
   constructor(
     /** the node's base URL, e.g. http://127.0.0.1:4000 */
@@ -91,7 +97,9 @@ export class PieClient {
     /** the node's token audience (PIE_AUDIENCE; default pie://<organisation>) */
     readonly audience: string,
     readonly credentials?: Credentials,
+    node: NodeFacts = {},
   ) {
+    this.#node = node;
     this.#graphql = new GraphQLClient(`${url}/graphql`, {
       requestMiddleware: async (request) => {
         const token = await this.token();
@@ -105,7 +113,19 @@ export class PieClient {
 
   /** The same node as someone else. */
   as(credentials: Credentials | undefined): PieClient {
-    return new PieClient(this.url, this.audience, credentials);
+    return new PieClient(this.url, this.audience, credentials, this.#node);
+  }
+
+  /**
+   * The channel of the node's ledger (signed into every action): asked once, with this client's credentials, and
+   * shared with every client made from this one by `as`. A failed answer is not kept.
+   */
+  channel(): Promise<string> {
+    const asked = (this.#node.channel ??= this.request<{ ledger: { channel: string } }>('{ ledger { channel } }').then((r) => r.ledger.channel));
+    asked.catch(() => {
+      if (this.#node.channel === asked) this.#node.channel = undefined;
+    });
+    return asked;
   }
 
   /**

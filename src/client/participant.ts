@@ -99,7 +99,6 @@ const MAX_PAGE = 100;
 
 export class PieParticipant {
   readonly #keys: ParticipantKeys;
-  #channel: string | undefined;
 
   constructor(
     /** a client authenticated as this participant */
@@ -128,9 +127,8 @@ export class PieParticipant {
   }
 
   /** The channel the node's ledger runs on (signed into every action). */
-  async channel(): Promise<string> {
-    this.#channel ??= (await this.client.request<{ ledger: { channel: string } }>('{ ledger { channel } }')).ledger.channel;
-    return this.#channel;
+  channel(): Promise<string> {
+    return this.client.channel();
   }
 
   /** Every record matching `filter` the node lets this participant see (a patient: the patient's own), up to `limit`. */

@@ -293,6 +293,20 @@ function countBy(values: readonly string[]): Record<string, number> {
  * searched for in every file under the node's ledger and storage directories. The end-to-end test runs the
  * thorough Safe Harbor search of test/node/privacy.test.ts as well.
  */
+const isAlnum = (b: number | undefined): boolean => b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a));
+
+/**
+ * Whether `needle` occurs in `bytes` not run together with letters or digits on either side. A 5-digit postal code
+ * is found inside a JSON string or a FHIR address, but not inside the hex of a signature or an id, where any digit
+ * run turns up by chance among enough of them.
+ */
+export function occursAsToken(bytes: Buffer, needle: Buffer): boolean {
+  for (let at = bytes.indexOf(needle); at >= 0; at = bytes.indexOf(needle, at + 1)) {
+    if (!isAlnum(bytes[at - 1]) && !isAlnum(bytes[at + needle.length])) return true;
+  }
+  return false;
+}
+
 async function scanForIdentifiers(dataDir: string, bundle: Bundle): Promise<{ needles: number; filesScanned: number; hits: string[] }> {
   const p = bundle.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource as Patient | undefined;
   const strings = new Set<string>();
@@ -314,7 +328,7 @@ async function scanForIdentifiers(dataDir: string, bundle: Bundle): Promise<{ ne
       else if (e.isFile()) {
         filesScanned++;
         const bytes = await fsp.readFile(path);
-        for (const n of needles) if (bytes.includes(n)) hits.push(`${n.toString('utf8')} in ${path.slice(dataDir.length + 1)}`);
+        for (const n of needles) if (occursAsToken(bytes, n)) hits.push(`${n.toString('utf8')} in ${path.slice(dataDir.length + 1)}`);
       }
     }
   }

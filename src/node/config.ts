@@ -385,8 +385,8 @@ const FIELDS = [
   { key: 'auth.maxTokenLifetimeSeconds', env: 'PIE_MAX_TOKEN_LIFETIME_SECONDS', kind: int(60, 3600), default: 600, doc: 'longest accepted bearer token lifetime (exp - iat)' },
   { key: 'auth.clockSkewSeconds', env: 'PIE_CLOCK_SKEW_SECONDS', kind: int(0, 300), default: 30, doc: 'tolerated clock skew for token times' },
 
-  { key: 'search.readModel', env: 'PIE_SEARCH_READ_MODEL', kind: bool(), default: true, doc: "emrs answered from the node's record index, built from the ledger's blocks (false: every search evaluates the chaincode's SearchRecords)" },
-  { key: 'search.readModelWaitMs', env: 'PIE_SEARCH_READ_MODEL_WAIT_MS', kind: int(0, 60_000), default: 2_000, doc: "how long a search waits for the record index to reach this node's own last commit before it asks the chaincode instead (ms)" },
+  { key: 'search.readModel', env: 'PIE_SEARCH_READ_MODEL', kind: bool(), default: true, doc: "the node's read model, built from the ledger's blocks, answers emrs searches and the ledger reads of the sharing flows (false: every search and read evaluates the chaincode)" },
+  { key: 'search.readModelWaitMs', env: 'PIE_SEARCH_READ_MODEL_WAIT_MS', kind: int(0, 60_000), default: 2_000, doc: "how long a search or read waits for the read model to reach this node's own last commit before it asks the chaincode instead (ms)" },
 
   { key: 'custodyKeyFile', env: 'PIE_CUSTODY_KEY_FILE', kind: path(), derive: from<string>('dataDir', (dir) => resolve(dir, 'custody/master.key')), defaultDoc: '<dataDir>/custody/master.key', doc: 'custody master key file' },
   { key: 'proxy.count', env: 'PIE_PROXY_COUNT', kind: int(1, 16), default: 1, doc: "re-encryption proxies this node runs (<organisation>.proxy.1 …): key pairs generated on first start under <dataDir>/proxy/, sealed under the custody master key, registered on the ledger at start; lowering it stops serving the proxies above it" },

@@ -22,7 +22,7 @@ import { LedgerClient, loadIdentity } from '../chain/client.js';
 import type { LedgerConnectionConfig } from '../chain/client.js';
 import { Devnet } from '../chain/devnet/devnet.js';
 import { PieLedger } from '../chain/pie-ledger.js';
-import { RecordIndexFeed } from '../chain/record-index-feed.js';
+import { ReadModelFeed } from '../chain/read-model-feed.js';
 import { writeFileAtomic } from '../crypto/keystore/atomic-file.js';
 import { CustodyStore } from '../custody/index.js';
 import { ExchangeError, toExchangeError } from '../exchange/errors.js';
@@ -191,24 +191,24 @@ async function connectLedger(config: NodeConfig, stack: Step[]): Promise<{ clien
 }
 
 /**
- * The record index for `emrs`, fed from the peer's full blocks. It catches up in the background: until it has, and
- * whenever its block stream is down, searches evaluate the chaincode.
+ * The node's read model (the record index for `emrs`, the ledger view for PieLedger's reads), fed from the peer's
+ * full blocks. It catches up in the background: until it has, and whenever its block stream is down, searches and
+ * reads evaluate the chaincode.
  */
-function startRecordIndex(client: LedgerClient, waitMs: number, log: Logger, stack: Step[]): RecordReadModel {
-  const feed = new RecordIndexFeed({
+function startReadModel(client: LedgerClient, ledger: PieLedger, waitMs: number, log: Logger, stack: Step[]): RecordReadModel {
+  const feed = new ReadModelFeed({
     source: { height: async () => (await client.chainInfo()).height, blocks: (start) => client.blocks(start) },
     namespace: client.config.chaincode,
-    log: log.child({ component: 'record-index' }),
+    log: log.child({ component: 'read-model' }),
   }).start();
-  stack.push({ name: 'record index', stop: async () => feed.close() });
-  return {
-    index: feed.index,
-    async readyFor(height) {
-      if (await feed.caughtUp(height, waitMs)) return true;
-      if (feed.live) log.warn({ height: Number(height), indexHeight: Number(feed.index.height), waitMs }, 'record index did not reach this node’s last commit in time; search answered by the chaincode');
-      return false;
-    },
+  stack.push({ name: 'read model', stop: async () => feed.close() });
+  const readyFor = async (height: bigint): Promise<boolean> => {
+    if (await feed.caughtUp(height, waitMs)) return true;
+    if (feed.live) log.warn({ height: Number(height), modelHeight: Number(feed.index.height), waitMs }, 'read model did not reach this node’s last commit in time; the chaincode answered');
+    return false;
   };
+  ledger.useReadModel({ view: feed.view, readyFor });
+  return { index: feed.index, readyFor };
 }
 
 export async function startNode(config: NodeConfig, log: Logger, options: StartNodeOptions = {}): Promise<PieNode> {
@@ -227,7 +227,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartN
     await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const { client, devnet, status } = await connectLedger(config, stack);
     const ledger = new PieLedger(client);
-    const recordIndex = config.search.readModel ? startRecordIndex(client, config.search.readModelWaitMs, log, stack) : undefined;
+    const recordIndex = config.search.readModel ? startReadModel(client, ledger, config.search.readModelWaitMs, log, stack) : undefined;
 
     const storage = await openStorageNode({
       dataDir: join(config.dataDir, 'storage'),

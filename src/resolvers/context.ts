@@ -25,7 +25,7 @@ export interface OrgBootstrap {
   registerFirstAdmin(code: string, keys: { signingKey: string; encryptionKey: string }): Promise<Participant>;
 }
 
-/** The node's read model of the ledger's records, fed from blocks (src/chain/record-index-feed.ts). */
+/** The node's read model of the ledger's records, fed from blocks (src/chain/read-model-feed.ts). */
 export interface RecordReadModel {
   readonly index: RecordIndex;
   /**

@@ -17,10 +17,10 @@ import { TxValidationCode } from '../../src/chain/devnet/blocks.js';
 import { Devnet } from '../../src/chain/devnet/devnet.js';
 import type { SigningIdentity } from '../../src/chain/devnet/msp.js';
 import { PieLedger } from '../../src/chain/pie-ledger.js';
-import { RecordIndexFeed } from '../../src/chain/record-index-feed.js';
-import type { BlockSource } from '../../src/chain/record-index-feed.js';
+import { ReadModelFeed } from '../../src/chain/read-model-feed.js';
+import type { BlockSource } from '../../src/chain/read-model-feed.js';
 import type { RecordIndex } from '../../src/chain/record-index.js';
-import { BlockReadError, recordIdOfKey, recordWrites } from '../../src/chain/record-writes.js';
+import { BlockReadError, recordIdOfKey, recordWrites } from '../../src/chain/state-writes.js';
 import { SortedIds } from '../../src/chain/sorted-ids.js';
 import { register, signedRecord } from './fixtures/pie-records.js';
 import type { Actor } from './fixtures/pie-records.js';
@@ -28,7 +28,7 @@ import type { Actor } from './fixtures/pie-records.js';
 let dir: string;
 let net: Devnet;
 const clients: LedgerClient[] = [];
-const feeds: RecordIndexFeed[] = [];
+const feeds: ReadModelFeed[] = [];
 let org1: PieLedger;
 let org2: PieLedger;
 let patients: Actor[];
@@ -43,8 +43,8 @@ function ledgerFor(id: SigningIdentity, endpoint = net.endpoint): PieLedger {
 
 const sourceOf = (l: PieLedger): BlockSource => ({ height: async () => (await l.chainInfo()).height, blocks: (start) => l.client.blocks(start) });
 
-function feed(source: BlockSource = sourceOf(org1)): RecordIndexFeed {
-  const f = new RecordIndexFeed({ source, namespace: net.chaincodeName, retryMs: { min: 20, max: 200 } });
+function feed(source: BlockSource = sourceOf(org1)): ReadModelFeed {
+  const f = new ReadModelFeed({ source, namespace: net.chaincodeName, retryMs: { min: 20, max: 200 } });
   feeds.push(f);
   return f.start();
 }
@@ -192,7 +192,7 @@ describe('pieces', () => {
   });
 });
 
-describe('RecordIndexFeed over the dev network', () => {
+describe('ReadModelFeed over the dev network', () => {
   test('replays the chain from block 0 and then agrees with the chaincode on every index and value', async () => {
     const f = feed();
     expect(f.live).toBe(false);

@@ -110,6 +110,8 @@ describe('EmrRecord.transactionId and blockNumber', () => {
   it('through the other organisation’s node, which never saw the transactions: the block of each, one qscc lookup per transaction', async () => {
     // the patient's own client, pointed at hospital 2's node (same ledger, that node's audience)
     const viaB = new PieClient(b.node.url, b.node.config.audience, { participantId: patient.id, signingKey: patient.signingKey });
+    // a node answers searches as of its read model's height: hospital 2's has to have received hospital 1's last block
+    expect(await b.node.services.recordIndex!.readyFor(BigInt(net.ledger.height))).toBe(true);
     const lookups = jest.spyOn(b.node.services.ledger.client, 'transactionBlockNumber');
     const { emrs } = await viaB.request<{ emrs: { edges: { node: RecordNode }[] } }>('{ emrs(first: 100) { edges { node { id transactionId blockNumber } } } }');
     const calls = lookups.mock.calls.map((c) => c[0]);

@@ -1,5 +1,5 @@
-// DataLoader: a page of 100 records with their authors and patients costs a bounded number of ledger evaluations
-// (one batched participant read), not one per field; their transactions' block numbers cost one lookup per distinct
+// DataLoader: a page of 100 records with their authors and patients costs a bounded number of ledger reads (one
+// batched participant read, answered by the node's read model), not one per field; their transactions' block numbers cost one lookup per distinct
 // transaction, not one per record.
 import { jest } from '@jest/globals';
 import { PATIENT_FILES, readSample } from '../fhir/samples.js';
@@ -36,16 +36,22 @@ it('a page of 100 records with authors and patients costs a few evaluations, ind
   doctorClient = doctors[0]!.client;
 
   const evaluate = jest.spyOn(t.node.services.ledger.client, 'evaluate');
+  const participantReads = jest.spyOn(t.node.services.ledger, 'participants');
   const { emrs } = await doctors[0]!.client.request<{ emrs: { edges: { node: { author: { id: string }; patient: { id: string }; signatureValid: boolean } }[] } }>(PAGE);
   expect(emrs.edges).toHaveLength(100);
   expect(new Set(emrs.edges.map((e) => e.node.author.id)).size).toBe(2);
   expect(new Set(emrs.edges.map((e) => e.node.patient.id)).size).toBeGreaterThan(1);
   expect(emrs.edges.every((e) => e.node.signatureValid)).toBe(true);
   const calls = evaluate.mock.calls.map((c) => c[0]);
+  const batches = participantReads.mock.calls.map((c) => c[0]);
   evaluate.mockRestore();
-  // authentication (the caller), ledger pages of the search (100 per page, one more to know there is a next page),
-  // and ONE batched read of all authors and patients
-  expect(calls.filter((fn) => fn === 'GetParticipants')).toHaveLength(1);
+  participantReads.mockRestore();
+  // ONE batched read of all authors and patients, which the node's read model answers without an evaluation;
+  // at most the caller's authentication and the search's ledger pages (100 per page, one more to know there is a
+  // next page) are evaluated
+  expect(batches).toHaveLength(1);
+  expect(new Set(batches[0])).toEqual(new Set(emrs.edges.flatMap((e) => [e.node.author.id, e.node.patient.id])));
+  expect(calls.filter((fn) => fn === 'GetParticipants')).toHaveLength(0);
   expect(calls.filter((fn) => fn === 'GetParticipant').length).toBeLessThanOrEqual(2);
   expect(calls.filter((fn) => fn === 'SearchRecords').length).toBeLessThanOrEqual(2);
   expect(calls.length).toBeLessThanOrEqual(5);

@@ -5,7 +5,7 @@
 // index rebuilt from the chain after a restart.
 import type { EmrRecord } from '../../chaincode/src/domain/index.js';
 import { LedgerClient } from '../../src/chain/client.js';
-import { RecordIndexFeed } from '../../src/chain/record-index-feed.js';
+import { ReadModelFeed } from '../../src/chain/read-model-feed.js';
 import type { PieClient } from '../../src/client/index.js';
 import { createLogger } from '../../src/node/log.js';
 import { startNode } from '../../src/node/node.js';
@@ -257,7 +257,7 @@ describe('when the index cannot answer, the chaincode does', () => {
   test('the block stream is unavailable (unreachable peer): never caught up, every search on the chaincode', async () => {
     const devnet = t.node.devnet!;
     const dead = LedgerClient.connect({ endpoint: '127.0.0.1:1', channel: devnet.channelId, chaincode: devnet.chaincodeName, identity: devnet.admin() });
-    const feed = new RecordIndexFeed({ source: { height: async () => (await dead.chainInfo()).height, blocks: (s) => dead.blocks(s) }, namespace: devnet.chaincodeName, retryMs: { min: 20, max: 100 } }).start();
+    const feed = new ReadModelFeed({ source: { height: async () => (await dead.chainInfo()).height, blocks: (s) => dead.blocks(s) }, namespace: devnet.chaincodeName, retryMs: { min: 20, max: 100 } }).start();
     try {
       await expectChaincodeAnswers({ index: feed.index, readyFor: (h) => feed.caughtUp(h, 1_000) });
       expect(feed.state).toBe('catching-up');
@@ -269,7 +269,7 @@ describe('when the index cannot answer, the chaincode does', () => {
 
   test('the stream stops (feed closed after catching up): the chaincode answers from then on', async () => {
     const client = t.node.services.ledger.client;
-    const feed = new RecordIndexFeed({ source: { height: async () => (await client.chainInfo()).height, blocks: (s) => client.blocks(s) }, namespace: client.config.chaincode }).start();
+    const feed = new ReadModelFeed({ source: { height: async () => (await client.chainInfo()).height, blocks: (s) => client.blocks(s) }, namespace: client.config.chaincode }).start();
     expect(await feed.whenLive(30_000)).toBe(true);
     const model: RecordReadModel = { index: feed.index, readyFor: (h) => feed.caughtUp(h, 1_000) };
     const caller = await callerOf(readers[0]!.id);

@@ -47,7 +47,7 @@ export function checkBatchConfig(c: BatchConfig): BatchConfig {
 export class Orderer {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: { cancel(): void } | undefined;
   private delivering: Promise<unknown> = Promise.resolve();
   /** batches handed to `deliver` and not yet delivered */
   private inFlight = 0;
@@ -87,20 +87,28 @@ export class Orderer {
 
   private startTimer(): void {
     if (this.timer !== undefined || this.cutWhenIdle) return;
-    // Timeout 0: setImmediate-like, so a burst of submissions arriving together still shares a block. While the
-    // committer is busy with the previous block the batch keeps growing and is cut when it is free: one block per
-    // commit instead of a queue of small ones, so throughput grows with load while an idle network still commits
-    // each transaction at once. A non-zero timeout is Fabric's rule exactly.
-    this.timer = setTimeout(() => {
+    // Timeout 0: setImmediate (after the I/O callbacks of this turn of the event loop; setTimeout(0) would wait a
+    // whole millisecond), so a burst of submissions arriving together still shares a block. While the committer is
+    // busy with the previous block the batch keeps growing and is cut when it is free: one block per commit instead
+    // of a queue of small ones, so throughput grows with load while an idle network still commits each transaction
+    // at once. A non-zero timeout is Fabric's rule exactly.
+    const fire = (): void => {
       this.timer = undefined;
       if (this.config.batchTimeoutMs === 0 && this.inFlight > 0) this.cutWhenIdle = true;
       else this.cut();
-    }, this.config.batchTimeoutMs);
+    };
+    if (this.config.batchTimeoutMs === 0) {
+      const immediate = setImmediate(fire);
+      this.timer = { cancel: () => clearImmediate(immediate) };
+    } else {
+      const timeout = setTimeout(fire, this.config.batchTimeoutMs);
+      this.timer = { cancel: () => clearTimeout(timeout) };
+    }
   }
 
   private cut(): void {
     if (this.timer !== undefined) {
-      clearTimeout(this.timer);
+      this.timer.cancel();
       this.timer = undefined;
     }
     this.cutWhenIdle = false;

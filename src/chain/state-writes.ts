@@ -1,8 +1,9 @@
 /**
- * The EMR records a block wrote: what the node's record index learns from each full block of the peer's Deliver
- * stream. Only transactions the committer marked VALID count (TRANSACTIONS_FILTER), only endorser transactions, and
- * only the PIE chaincode's namespace of their write sets; everything else in a block (configuration transactions,
- * other chaincodes, invalid transactions, which Fabric keeps in the block) is skipped.
+ * What the node's read model learns from each full block of the peer's Deliver stream: the writes of the PIE
+ * chaincode's namespace (`stateWrites`), and of those the EMR records (`recordWrites`). Only transactions the
+ * committer marked VALID count (TRANSACTIONS_FILTER), only endorser transactions, and only the chaincode's namespace
+ * of their write sets; everything else in a block (configuration transactions, other chaincodes, invalid
+ * transactions, which Fabric keeps in the block) is skipped.
  *
  * A record's primary key is the composite key `\0pie.emr\0<id>\0` (chaincode/src/ledger.ts), its value the canonical
  * JSON the contract wrote; it is parsed with the contract's own parser, so the index holds exactly what the
@@ -50,15 +51,23 @@ export function blockNumberOf(block: common.Block): bigint {
   return BigInt(header.getNumber());
 }
 
-/** Every record write of the VALID transactions of `namespace` in the block, in block order. */
-export function recordWrites(block: common.Block, namespace: string): RecordWrite[] {
+/** One write of the chaincode's world state: a key and the value written, or its deletion. */
+export interface StateWrite {
+  readonly key: string;
+  /** undefined: the key was deleted */
+  readonly value: Uint8Array | undefined;
+  readonly txId: string;
+}
+
+/** Every write of the VALID transactions of `namespace` in the block, in block order. */
+export function stateWrites(block: common.Block, namespace: string): StateWrite[] {
   const n = Number(blockNumberOf(block));
   const envelopes = block.getData()?.getDataList_asU8() ?? [];
   const codes = block.getMetadata()?.getMetadataList_asU8()[common.BlockMetadataIndex.TRANSACTIONS_FILTER] ?? new Uint8Array(0);
   if (codes.length !== envelopes.length) {
     throw new BlockReadError('MALFORMED_BLOCK', `block ${n}: ${codes.length} validation codes for ${envelopes.length} transactions`);
   }
-  const writes: RecordWrite[] = [];
+  const writes: StateWrite[] = [];
   envelopes.forEach((bytes, i) => {
     if (codes[i] !== peer.TxValidationCode.VALID) return;
     const envelope = decode(`transaction ${i}`, n, () => common.Envelope.deserializeBinary(bytes));
@@ -69,13 +78,27 @@ export function recordWrites(block: common.Block, namespace: string): RecordWrit
     const tx = decode(`transaction ${txId}`, n, () => peer.Transaction.deserializeBinary(payload.getData_asU8()));
     for (const action of tx.getActionsList()) {
       for (const kv of namespaceWrites(action, namespace, `transaction ${txId}`, n)) {
-        const id = recordIdOfKey(kv.getKey());
-        if (id === undefined) continue;
-        writes.push({ id, record: kv.getIsDelete() ? undefined : storedRecord(id, kv.getValue_asU8(), txId, n), txId });
+        writes.push({ key: kv.getKey(), value: kv.getIsDelete() ? undefined : kv.getValue_asU8(), txId });
       }
     }
   });
   return writes;
+}
+
+/** The record writes among a block's state writes (`stateWrites(block)`), in block order. */
+export function recordWritesOf(writes: readonly StateWrite[], blockNumber: bigint): RecordWrite[] {
+  const out: RecordWrite[] = [];
+  for (const w of writes) {
+    const id = recordIdOfKey(w.key);
+    if (id === undefined) continue;
+    out.push({ id, record: w.value === undefined ? undefined : storedRecord(id, w.value, w.txId, Number(blockNumber)), txId: w.txId });
+  }
+  return out;
+}
+
+/** Every record write of the VALID transactions of `namespace` in the block, in block order. */
+export function recordWrites(block: common.Block, namespace: string): RecordWrite[] {
+  return recordWritesOf(stateWrites(block, namespace), blockNumberOf(block));
 }
 
 /** The writes of one namespace in a transaction action's read/write set. */

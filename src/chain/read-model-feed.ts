@@ -1,21 +1,23 @@
 /**
- * Keeps a RecordIndex fed from the peer's full blocks (the Deliver service through fabric-gateway's
- * `Network.getBlockEvents`, so the embedded dev network and a real Fabric peer alike), and says when the index may
- * answer searches:
+ * Keeps the node's read model fed from the peer's full blocks (the Deliver service through fabric-gateway's
+ * `Network.getBlockEvents`, so the embedded dev network and a real Fabric peer alike): the record index
+ * (record-index.ts, for searches) and the ledger view (ledger-view.ts: participants, requests, grants, record
+ * chains), both applied block by block, together. It says when the model may answer:
  *
- * - at start it replays the chain from block 0 (the index lives in memory); it is `live` once it has applied every
+ * - at start it replays the chain from block 0 (the model lives in memory); it is `live` once it has applied every
  *   block up to the height the peer reported (qscc) when the stream opened;
  * - when the stream breaks or ends it is no longer live; it reconnects with backoff and resumes at the last block it
  *   applied (delivered again and skipped: the first message proves the new stream works), live again once caught up;
- * - a VALID transaction whose records do not parse stops it for good (`failed`): the index could not be trusted.
+ * - a VALID transaction whose objects do not parse stops it for good (`failed`): the model could not be trusted.
  *
- * While not live, searches use the chaincode (src/resolvers/search.ts), so a broken stream costs speed, never
- * correctness. `caughtUp(height)` gives read-your-writes: a search after this node's own commit in block n waits
- * (bounded) until the index has applied block n.
+ * While not live, reads evaluate the chaincode (src/resolvers/search.ts, src/chain/pie-ledger.ts), so a broken
+ * stream costs speed, never correctness. `caughtUp(height)` gives read-your-writes: a read after this node's own
+ * commit in block n waits (bounded) until the model has applied block n.
  */
 import type { common } from '@hyperledger/fabric-protos';
+import { LedgerView } from './ledger-view.js';
 import { RecordIndex } from './record-index.js';
-import { BlockReadError, blockNumberOf, recordWrites } from './record-writes.js';
+import { BlockReadError, blockNumberOf, recordWritesOf, stateWrites } from './state-writes.js';
 
 /** What the feed needs of the ledger connection (LedgerClient: qscc and Deliver). */
 export interface BlockSource {
@@ -32,7 +34,7 @@ export interface FeedLog {
   error(fields: object, message: string): void;
 }
 
-export interface RecordIndexFeedOptions {
+export interface ReadModelFeedOptions {
   readonly source: BlockSource;
   /** the chaincode whose records are indexed (its write-set namespace) */
   readonly namespace: string;
@@ -50,8 +52,9 @@ interface Waiter {
 
 const SILENT: FeedLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-export class RecordIndexFeed {
+export class ReadModelFeed {
   readonly index = new RecordIndex();
+  readonly view = new LedgerView();
   readonly #source: BlockSource;
   readonly #namespace: string;
   readonly #log: FeedLog;
@@ -65,10 +68,10 @@ export class RecordIndexFeed {
   /** the last stream problem logged; the same problem again (a peer down for long) is not logged each retry */
   #lastProblem: string | undefined;
 
-  constructor(o: RecordIndexFeedOptions) {
-    if (o.namespace === '') throw new RangeError('record index feed: namespace must be the chaincode name');
+  constructor(o: ReadModelFeedOptions) {
+    if (o.namespace === '') throw new RangeError('read model feed: namespace must be the chaincode name');
     const retry = o.retryMs ?? { min: 250, max: 5_000 };
-    if (!(retry.min > 0 && retry.max >= retry.min)) throw new RangeError(`record index feed: retryMs must have 0 < min <= max, got ${JSON.stringify(retry)}`);
+    if (!(retry.min > 0 && retry.max >= retry.min)) throw new RangeError(`read model feed: retryMs must have 0 < min <= max, got ${JSON.stringify(retry)}`);
     this.#source = o.source;
     this.#namespace = o.namespace;
     this.#log = o.log ?? SILENT;
@@ -79,7 +82,7 @@ export class RecordIndexFeed {
     return this.#state;
   }
 
-  /** caught up with the peer and streaming: the index may answer */
+  /** caught up with the peer and streaming: the model may answer */
   get live(): boolean {
     return this.#state === 'live';
   }
@@ -95,7 +98,7 @@ export class RecordIndexFeed {
   }
 
   /**
-   * True once the feed is live and the index has applied every block below `height`; false at once when the feed is
+   * True once the feed is live and the model has applied every block below `height`; false at once when the feed is
    * not live, and false when that does not happen within `timeoutMs` or the feed stops being live meanwhile.
    */
   caughtUp(height: bigint, timeoutMs: number): Promise<boolean> {
@@ -139,7 +142,7 @@ export class RecordIndexFeed {
     if (state !== 'live') for (const w of [...this.#waiters]) w.resolve(false);
   }
 
-  /** Resolves the waits the index has now reached. */
+  /** Resolves the waits the model has now reached. */
   #wake(): void {
     const h = this.index.height;
     for (const w of [...this.#waiters]) if (w.height <= h) w.resolve(true);
@@ -164,7 +167,7 @@ export class RecordIndexFeed {
         if (this.#stopped()) return;
         if (e instanceof BlockReadError) {
           this.#setState('failed');
-          this.#log.error({ err: e.message, height: Number(this.index.height) }, 'record index stopped: a committed block cannot be indexed; searches use the chaincode');
+          this.#log.error({ err: e.message, height: Number(this.index.height) }, 'read model stopped: a committed block cannot be applied; reads use the chaincode');
           return;
         }
         const wasLive = this.#state === 'live';
@@ -172,7 +175,7 @@ export class RecordIndexFeed {
         const problem = (e as Error).message;
         if (wasLive || problem !== this.#lastProblem) {
           const log = wasLive ? this.#log.warn.bind(this.#log) : this.#log.info.bind(this.#log);
-          log({ err: problem, height: Number(this.index.height), retryInMs: delay }, 'record index: block stream unavailable; searches use the chaincode until it is back');
+          log({ err: problem, height: Number(this.index.height), retryInMs: delay }, 'read model: block stream unavailable; reads use the chaincode until it is back');
         }
         this.#lastProblem = problem;
         await new Promise<void>((resolve) => {
@@ -201,14 +204,20 @@ export class RecordIndexFeed {
       for await (const block of stream) {
         const n = blockNumberOf(block);
         if (n > index.height) throw new Error(`the stream skipped from block ${index.height} to ${n}`);
-        if (n === index.height) index.applyBlock(n, recordWrites(block, this.#namespace));
+        if (n === index.height) {
+          // everything parsed before anything is applied: a block that fails leaves both parts at the same height
+          const writes = stateWrites(block, this.#namespace);
+          const records = recordWritesOf(writes, n);
+          this.view.applyBlock(n, writes);
+          index.applyBlock(n, records);
+        }
         connected();
         if (this.#state !== 'live' && index.height >= target) {
           const first = this.#state === 'catching-up';
           this.#setState('live');
           if (first) {
-            this.#log.info({ height: Number(index.height), records: index.size, ms: Math.round(performance.now() - this.#startedAt) }, 'record index caught up with the chain');
-          } else this.#log.info({ height: Number(index.height) }, 'record index: block stream back');
+            this.#log.info({ height: Number(index.height), records: index.size, ms: Math.round(performance.now() - this.#startedAt) }, 'read model caught up with the chain');
+          } else this.#log.info({ height: Number(index.height) }, 'read model: block stream back');
         }
         this.#wake();
       }
