@@ -12,7 +12,11 @@ import { CurvePoint } from './curve-point.js';
 import { UmbralError, malformed } from './errors.js';
 import { DST, hashToScalar } from './hashing.js';
 import { type PublicKey, SecretKey, randomNonZeroScalar } from './keys.js';
+import { ParsedCache } from './parsed-cache.js';
 import { Reader, Writer } from './serde.js';
+
+/** Capsules parsed and checked, by their bytes (a record's capsule comes back at every opening). */
+const PARSED = new ParsedCache<Capsule>(1024);
 
 export class Capsule {
   private constructor(
@@ -45,7 +49,13 @@ export class Capsule {
     return p!.bytes;
   }
 
+  /** Parses and checks a capsule; the same bytes again return the capsule already checked (parsed-cache.ts). */
   static fromBytes(bytes: Uint8Array): Capsule {
+    if (!(bytes instanceof Uint8Array)) return Capsule.#parse(bytes);
+    return PARSED.get(bytes, (b) => Capsule.#parse(b));
+  }
+
+  static #parse(bytes: Uint8Array): Capsule {
     const r = new Reader(bytes, 'Capsule');
     r.array(3);
     const e = CurvePoint.fromBytes(r.bin(33, 'E'), 'Capsule.E');

@@ -15,6 +15,7 @@ import { FixedBase, VarBase } from '../ec/scalar-mult.js';
 import { CurvePoint } from './curve-point.js';
 import { UmbralError, assertBytes, malformed } from './errors.js';
 import { hashToScalar } from './hashing.js';
+import { ParsedCache } from './parsed-cache.js';
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -68,6 +69,8 @@ export class SecretKey {
 
 /** After this many secret multiplications by one PublicKey object, it builds a comb for itself. */
 const PROMOTE_AFTER = 16;
+/** Public keys parsed, by their bytes: at most this many (a promoted key's comb is ≈ 100 kB). */
+const PARSED_KEYS = new ParsedCache<PublicKey>(256);
 const PROMOTED_WINDOW = 5;
 
 export class PublicKey {
@@ -78,10 +81,13 @@ export class PublicKey {
   static fromPoint(point: CurvePoint): PublicKey {
     return new PublicKey(point);
   }
-  /** 33-byte compressed or 65-byte uncompressed SEC1. */
+  /**
+   * 33-byte compressed or 65-byte uncompressed SEC1. The same bytes again return the same key (parsed-cache.ts), so
+   * a key in use again and again (a patient's, a proxy's) is decompressed once and earns its comb.
+   */
   static fromCompressedBytes(bytes: Uint8Array): PublicKey {
     assertBytes(bytes, 'PublicKey bytes');
-    return new PublicKey(CurvePoint.fromBytes(bytes, 'PublicKey'));
+    return PARSED_KEYS.get(bytes, (b) => new PublicKey(CurvePoint.fromBytes(b, 'PublicKey')));
   }
   static fromBytes(bytes: Uint8Array): PublicKey {
     return PublicKey.fromCompressedBytes(bytes);
