@@ -347,7 +347,7 @@ export class PieParticipant {
     const grantId = opts.grantId ?? null;
     const signed = await this.sign(ACTION_OF.openEmr, ActionPayloads.openEmr({ emrId, grantId }));
     const { openEmr: o } = await this.client.request<{ openEmr: EmrOpeningInfo }>(
-      `mutation($e: ID!, $g: ID, $s: ActionSignatureInput!) { openEmr(emrId: $e, grantId: $g, signed: $s) { ${OPENING_FIELDS} record { patient { signingKey encryptionKey } } } }`,
+      `mutation($e: ID!, $g: ID, $s: ActionSignatureInput!) { openEmr(emrId: $e, grantId: $g, signed: $s) { ${OPENING_FIELDS} envelope record { patient { signingKey encryptionKey } } } }`,
       { e: emrId, g: grantId, s: signatureOf(signed) },
     );
     if (o.record.id !== emrId) throw new PieIntegrityError(`asked to open ${emrId}, the node opened ${o.record.id}`);
@@ -356,8 +356,9 @@ export class PieParticipant {
     const registered = (o.record as EmrRecordInfo & { patient?: { signingKey: string; encryptionKey: string } | null }).patient;
     if (o.grantId !== null && o.emergencyKey === null && (registered === undefined || registered === null)) throw new PieIntegrityError(`the patient of ${emrId} is not registered`);
     const patient = o.grantId === null || o.emergencyKey !== null ? { signingKey: o.verifyingKey, encryptionKey: o.delegatingKey } : registered!;
-    // the download starts while the cfrags are checked and the DEK is opened; it is cancelled if that fails
-    const download = this.client.downloadBlob(o.cid);
+    // a small envelope comes inline; otherwise the download starts while the cfrags are checked and the DEK is
+    // opened, and is cancelled if that fails
+    const download = o.envelope != null ? Promise.resolve(streamOf(decodeEnvelope(o.envelope, emrId))) : this.client.downloadBlob(o.cid);
     let dek: ReturnType<typeof prepareDek>;
     try {
       dek = prepareDek(o, this.#keys.encryption, patient);
@@ -448,6 +449,24 @@ export class PieParticipant {
 }
 
 // -----------------------------------------------------------------------------------------------------------------
+
+function decodeEnvelope(b64: string, emrId: string): Uint8Array {
+  try {
+    return fromBase64(b64, 'envelope');
+  } catch (e) {
+    throw new PieIntegrityError(`the envelope of ${emrId}: the node sent invalid base64`, { cause: e });
+  }
+}
+
+/** One buffer as a web stream (what downloadBlob answers). */
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
 
 async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
   const parts: Uint8Array[] = [];

@@ -112,6 +112,8 @@ export interface EmrOpeningInfo {
   delegatingKey: string;
   /** the patient's signing public key, hex */
   verifyingKey: string;
+  /** the encrypted envelope, base64, inline when small (null: GET /blobs/:cid); asked for by open() only */
+  envelope?: string | null;
   /** break-glass: the DEK sealed to the caller's encryption key */
   emergencyKey: string | null;
 }

@@ -6,6 +6,7 @@ import { AuditResolver } from './audit.js';
 import { CreditsResolver } from './credits.js';
 import { NO_PUB_SUB, SharingEventsResolver } from './events.js';
 import { LedgerResolver } from './ledger.js';
+import { EmrOpeningResolver } from './opening.js';
 import { ParticipantResolver } from './participants.js';
 import { ReencryptionGrantResolver } from './grants.js';
 import { AccessRequestResolver } from './requests.js';
@@ -14,7 +15,7 @@ import { EmrRecordResolver } from './records.js';
 import { RotationResolver } from './rotation.js';
 import { SharingResolver } from './sharing.js';
 
-export const RESOLVERS = [ParticipantResolver, EmrRecordResolver, ReencryptionGrantResolver, AccessRequestResolver, AccessPolicyResolver, AuditResolver, LedgerResolver, SharingResolver, SharingEventsResolver, RotationResolver, CreditsResolver] as const;
+export const RESOLVERS = [ParticipantResolver, EmrRecordResolver, ReencryptionGrantResolver, AccessRequestResolver, AccessPolicyResolver, AuditResolver, LedgerResolver, SharingResolver, EmrOpeningResolver, SharingEventsResolver, RotationResolver, CreditsResolver] as const;
 
 export function buildPieSchema(): Promise<GraphQLSchema> {
   // validate: false — inputs are checked by hand and by the ledger's parsers (class-validator is not used)

@@ -3,6 +3,7 @@
 // author's treating grant, sees a break-glass read, rotates a record's key; and what the client verifies itself
 // (cfrags, capsule, content hash) fails closed.
 import { randomBytes } from 'node:crypto';
+import { jest } from '@jest/globals';
 import { PieIntegrityError, PieInputError, PieParticipant } from '../../src/client/index.js';
 import type { EmrOpeningInfo, PieClient } from '../../src/client/index.js';
 import { chunksOf, prepareDek, verifiedPlaintext } from '../../src/client/opening.js';
@@ -209,6 +210,39 @@ describe('PieParticipant', () => {
     expect(fhir).toMatchObject({ resourceType: expect.stringMatching(/^(Bundle|Patient|Observation)$/) });
     const credits = await patient.credits();
     expect(credits).toEqual({ participant: expect.any(Number), organisation: expect.any(Number) });
+  });
+
+  it('a small envelope comes inline in the openEmr answer (no GET /blobs); a large one streams from GET /blobs; both decrypt', async () => {
+    const small = randomBytes(3_000);
+    const blob = await doctor.client.uploadBlob(patient.id, small, 'text/csv');
+    const smallId = (await doctor.client.createEmr({ patientId: patient.id, ...blob, summary: { category: 'MEDICAL_INFORMATION', securityLevel: 'PRIVATE', year: 2024 } })).id;
+    const downloads = jest.spyOn(patient.client, 'downloadBlob');
+    try {
+      expect(Buffer.from(await patient.read(smallId)).equals(small)).toBe(true);
+      expect(downloads).not.toHaveBeenCalled();
+      expect(Buffer.from(await patient.read(recordId)).equals(content)).toBe(true);
+      expect(downloads).toHaveBeenCalledTimes(1);
+    } finally {
+      downloads.mockRestore();
+    }
+    // the inline envelope is exactly what GET /blobs streams; a record over 64 KiB has none
+    const openRaw = async (emrId: string): Promise<EmrOpeningInfo> => {
+      const signed = await patient.sign('record-operation', ActionPayloads.openEmr({ emrId, grantId: null }));
+      return (
+        await patient.client.request<{ openEmr: EmrOpeningInfo }>('mutation($e: ID!, $s: ActionSignatureInput!) { openEmr(emrId: $e, signed: $s) { cid size envelope } }', {
+          e: emrId,
+          s: signatureOf(signed),
+        })
+      ).openEmr;
+    };
+    const inline = await openRaw(smallId);
+    expect(inline.envelope).toEqual(expect.any(String));
+    const streamed = await collect(chunksOf(await patient.client.downloadBlob(inline.cid)));
+    expect(Buffer.from(inline.envelope!, 'base64').equals(streamed)).toBe(true);
+    expect(streamed.length).toBe(inline.size);
+    const large = await openRaw(recordId);
+    expect(large.size).toBeGreaterThan(64 * 1024);
+    expect(large.envelope).toBeNull();
   });
 
   it('keeps its secret keys out of JSON', () => {
