@@ -110,6 +110,14 @@ test('another channel is TARGET_CHAIN_NOT_FOUND; bytes that are no transaction a
   expect(stored.getMetadata()!.getMetadataList_asU8()[2]).toEqual(Uint8Array.of(TxValidationCode.BAD_PAYLOAD)); // …but recorded invalid
 });
 
+test('a newly committed block is served from memory, byte for byte the block that was stored', async () => {
+  const a = await envelope('Put', ['m', '1']);
+  const { blockNum } = await ledger.commit([a.bytes]);
+  const served = await ledger.block(blockNum);
+  expect(served).toBe(await ledger.block(blockNum)); // the same kept object, no read
+  expect(Buffer.from(served.serializeBinary()).equals(Buffer.from(await ledger.blockBytes(blockNum)))).toBe(true);
+});
+
 test('invalid transactions stay in the chain with their codes; reopening replays only the valid ones', async () => {
   const height = ledger.height;
   await ledger.close();

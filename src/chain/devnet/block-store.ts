@@ -6,7 +6,7 @@
  *   blocks.idx  16-byte entries, one per committed block:  u64 BE record offset ‖ u32 BE payload length ‖
  *               u32 BE CRC-32(first 12 bytes of the entry)
  *
- * append(): write the record, fsync blocks.dat; then write the index entry, fsync blocks.idx. A block is committed
+ * append(): write the record, fdatasync blocks.dat; then write the index entry, fdatasync blocks.idx. A block is committed
  * once its index entry is durable, which is when append() resolves.
  *
  * open() recovers from a crash at any point of that sequence:
@@ -297,10 +297,11 @@ export class BlockStore {
     record.set(payload, RECORD_HEADER);
     const entry = { offset: this.dataEnd, length: payload.length };
     try {
+      // fdatasync: the appended bytes and the new file size, without the timestamps fsync would flush as well
       await writeAt(this.data, this.dataEnd, record);
-      if (this.fsync) await this.data.sync();
+      if (this.fsync) await this.data.datasync();
       await writeAt(this.idx, n * INDEX_ENTRY, encodeIndexEntry(entry));
-      if (this.fsync) await this.idx.sync();
+      if (this.fsync) await this.idx.datasync();
     } catch (e) {
       // Undo the partial write so the files stay as they were; if even that fails, refuse further writes.
       try {

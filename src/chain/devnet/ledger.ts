@@ -98,6 +98,8 @@ function signBlock(block: common.Block, orderer: SigningIdentity): void {
 
 /** How many endorsements signed by this peer and not yet committed the ledger remembers (see noteEndorsed). */
 const ENDORSED_HERE_LIMIT = 16_384;
+/** How many of the newest committed blocks the ledger keeps in memory for its Deliver streams. */
+const RECENT_BLOCKS = 32;
 
 const digest = (a: Uint8Array, b: Uint8Array): string => createHash('sha256').update(a).update(b).digest('base64');
 
@@ -113,6 +115,8 @@ export class Ledger {
   private readonly endorsedHere = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** the newest committed blocks, by number: every Deliver stream asks for each new block as soon as it commits */
+  private readonly recent = new Map<number, common.Block>();
 
   private constructor(
     private readonly store: BlockStore,
@@ -320,6 +324,8 @@ export class Ledger {
       this.closed = true;
       throw e;
     }
+    this.recent.set(n, block);
+    if (this.recent.size > RECENT_BLOCKS) this.recent.delete(this.recent.keys().next().value!);
     const txs = results.filter((r) => r.tx).map((r) => this.summaryTx(r.tx!, r.code));
     const summary: BlockSummary = { blockNum: n, txs };
     this.summaries.push(summary);
@@ -379,9 +385,10 @@ export class Ledger {
     }
   }
 
-  /** Reads a committed block. */
+  /** Reads a committed block (the newest ones from memory; callers must not modify it). */
   block(n: number): Promise<common.Block> {
-    return this.store.get(n);
+    const kept = this.recent.get(n);
+    return kept !== undefined ? Promise.resolve(kept) : this.store.get(n);
   }
 
   /** A committed block as stored (serialized common.Block), for answers that carry the bytes as they are. */
