@@ -5,8 +5,9 @@
  * answers what the chaincode's GetParticipant(s), GetRequest, GetGrant, ListGranteeGrants and IsGrantLive would
  * answer on a peer at that height, without an evaluation; PieLedger reads it when it is caught up (pie-ledger.ts).
  *
- * Objects are parsed with the contract's own parsers. A value that does not parse, or is filed under another id, in
- * a VALID transaction means the view cannot be trusted: BlockReadError, never a skipped object.
+ * Objects are parsed with the contract's own parsers and frozen (every reader shares them). A value that does not
+ * parse, or is filed under another id, in a VALID transaction means the view cannot be trusted: BlockReadError,
+ * never a skipped object.
  */
 import { OBJECT_TYPES, grantLiveness, parseAccessRequest, parseGrant, parseParticipant } from '../../chaincode/src/domain/index.js';
 import type { AccessRequest, Grant, GrantLiveness, Participant } from '../../chaincode/src/domain/index.js';
@@ -154,5 +155,13 @@ function parsed<T extends { id: string }>(w: StateWrite, n: bigint, id: string, 
     throw new BlockReadError('BAD_RECORD', `block ${n}, transaction ${w.txId}: the object stored under ${id} does not parse: ${(e as Error).message}`, { cause: e });
   }
   if (o.id !== id) throw new BlockReadError('BAD_RECORD', `block ${n}, transaction ${w.txId}: the object stored under ${id} has id ${o.id}`);
+  return deepFreeze(o);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
   return o;
 }

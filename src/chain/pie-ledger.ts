@@ -208,14 +208,15 @@ export class PieLedger {
 
   async participant(id: string): Promise<Participant> {
     const view = isParticipantId(id) ? await this.#view() : undefined;
-    const seen = view?.participant(id);
-    return seen ?? this.client.evaluate('GetParticipant', id);
+    return view?.participant(id) ?? this.client.evaluate('GetParticipant', id);
   }
-  /** One evaluation for up to 100 ids; null where an id is unknown. */
+  /** Up to 100 ids, from the read model when it holds them all, else in one evaluation; null where an id is unknown. */
   async participants(ids: readonly string[]): Promise<(Participant | null)[]> {
     const view = ids.length > 0 && ids.length <= MAX_BATCH_IDS && ids.every(isParticipantId) ? await this.#view() : undefined;
-    const seen = view === undefined ? [] : ids.map((id) => view.participant(id) ?? null);
-    if (view !== undefined && seen.every((p) => p !== null)) return seen;
+    if (view !== undefined) {
+      const seen = ids.map((id) => view.participant(id) ?? null);
+      if (seen.every((p) => p !== null)) return seen;
+    }
     return this.client.evaluate('GetParticipants', JSON.stringify(ids));
   }
   /** One evaluation for up to 100 ids; null where an id is unknown. */

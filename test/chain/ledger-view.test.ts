@@ -278,6 +278,12 @@ describe('LedgerView fed from the dev network', () => {
     expect(v.headOfChainContaining('emr-unknown')).toBeUndefined();
     expect(v.grantLiveness('grant-unknown', new Date().toISOString())).toBeUndefined();
     expect(v.height).toBe(replay.index.height);
+    // every reader shares the view's objects: they are frozen, down to a grant's sealed kfrags
+    const shared = v.grant(grants.live!.id)!;
+    expect(Object.isFrozen(shared) && Object.isFrozen(shared.kfrags) && Object.isFrozen(shared.kfrags[0])).toBe(true);
+    expect(() => (shared as { revokedAt?: string }).revokedAt = 'now').toThrow(TypeError);
+    expect(Object.isFrozen(v.participant(doctor3.participant.id))).toBe(true);
+    expect(Object.isFrozen(v.request(requests.live!.id))).toBe(true);
   });
 
   test('a PieLedger with the read model answers from the view, as the chaincode does, and sees its own writes', async () => {
