@@ -4,7 +4,8 @@
  * fragment (cfrag) of the record's capsule only for a committed `reencrypt` operation record: no read without an
  * audit record on the ledger first.
  *
- * The release rule, every check against the ledger at the time of the call:
+ * The release rule, every check against the ledger at the time of the call (through PieLedger: the node's read model
+ * once it holds this node's own last commit, the chaincode otherwise; src/chain/README.md "Read model"):
  *   1. the operation exists, is of kind `reencrypt`, was recorded by the caller, at most the TTL ago (and not in the
  *      future), and has not been served by these proxies before;
  *   2. its grant is an ordinary grant (break-glass grants carry no kfrags; the node serves them through the treating
