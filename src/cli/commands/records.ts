@@ -41,8 +41,11 @@ export const records: Command = {
   },
 };
 
-/** Progress on stderr: a line rewritten in place on a terminal, else a line per tenth and one at the end. */
-function progress(io: CliIo): (bytes: number, total: number) => void {
+/**
+ * Progress on stderr: a line rewritten in place on a terminal, else a line per tenth reached and one at the end (only
+ * that one when everything arrives at once).
+ */
+export function progress(io: Pick<CliIo, 'stderr'>): (bytes: number, total: number) => void {
   if (io.stderr.isTTY === true) {
     return (b, total) => {
       io.stderr.write(`\r${b} / ${total} bytes`);
