@@ -11,16 +11,8 @@
  */
 import { OBJECT_TYPES, grantLiveness, parseAccessRequest, parseGrant, parseParticipant } from '../../chaincode/src/domain/index.js';
 import type { AccessRequest, Grant, GrantLiveness, Participant } from '../../chaincode/src/domain/index.js';
-import { BlockReadError } from './state-writes.js';
+import { BlockReadError, primaryKeyId, storedObject } from './state-writes.js';
 import type { StateWrite } from './state-writes.js';
-
-/** The single attribute of a primary key `\0<type>\0<id>\0`, or undefined for a key of another type or shape. */
-function keyId(key: string, type: string): string | undefined {
-  const prefix = `\u0000${type}\u0000`;
-  if (!key.startsWith(prefix) || !key.endsWith('\u0000')) return undefined;
-  const id = key.slice(prefix.length, -1);
-  return id === '' || id.includes('\u0000') ? undefined : id;
-}
 
 const granteeRecordKey = (granteeId: string, emrId: string): string => `${granteeId}\u0000${emrId}`;
 
@@ -94,23 +86,23 @@ export class LedgerView {
 
   #change(w: StateWrite, n: bigint): (() => void) | undefined {
     let id: string | undefined;
-    if ((id = keyId(w.key, OBJECT_TYPES.participant)) !== undefined) {
-      const p = w.value === undefined ? undefined : parsed(w, n, id, parseParticipant);
+    if ((id = primaryKeyId(w.key, OBJECT_TYPES.participant)) !== undefined) {
+      const p = w.value === undefined ? undefined : deepFreeze(storedObject(w, n, id, parseParticipant, 'participant'));
       return () => setOrDelete(this.#participants, id!, p);
     }
-    if ((id = keyId(w.key, OBJECT_TYPES.request)) !== undefined) {
-      const r = w.value === undefined ? undefined : parsed(w, n, id, parseAccessRequest);
+    if ((id = primaryKeyId(w.key, OBJECT_TYPES.request)) !== undefined) {
+      const r = w.value === undefined ? undefined : deepFreeze(storedObject(w, n, id, parseAccessRequest, 'request'));
       return () => setOrDelete(this.#requests, id!, r);
     }
-    if ((id = keyId(w.key, OBJECT_TYPES.grant)) !== undefined) {
-      const g = w.value === undefined ? undefined : parsed(w, n, id, parseGrant);
+    if ((id = primaryKeyId(w.key, OBJECT_TYPES.grant)) !== undefined) {
+      const g = w.value === undefined ? undefined : deepFreeze(storedObject(w, n, id, parseGrant, 'grant'));
       return () => this.#setGrant(id!, g);
     }
-    if ((id = keyId(w.key, OBJECT_TYPES.recordRoot)) !== undefined) {
+    if ((id = primaryKeyId(w.key, OBJECT_TYPES.recordRoot)) !== undefined) {
       const root = w.value === undefined ? undefined : text(w, n, id);
       return () => setOrDelete(this.#roots, id!, root);
     }
-    if ((id = keyId(w.key, OBJECT_TYPES.recordHead)) !== undefined) {
+    if ((id = primaryKeyId(w.key, OBJECT_TYPES.recordHead)) !== undefined) {
       const head = w.value === undefined ? undefined : text(w, n, id);
       return () => setOrDelete(this.#heads, id!, head);
     }
@@ -144,18 +136,6 @@ function text(w: StateWrite, n: bigint, id: string): string {
   const s = Buffer.from(w.value!).toString('utf8');
   if (s === '') throw new BlockReadError('BAD_RECORD', `block ${n}, transaction ${w.txId}: the value stored under ${JSON.stringify(w.key)} (${id}) is empty`);
   return s;
-}
-
-/** The object stored under `id`, parsed as the chaincode's reads parse it (JSON, then the domain parser). */
-function parsed<T extends { id: string }>(w: StateWrite, n: bigint, id: string, parse: (input: unknown) => T): T {
-  let o: T;
-  try {
-    o = parse(JSON.parse(Buffer.from(w.value!).toString('utf8')));
-  } catch (e) {
-    throw new BlockReadError('BAD_RECORD', `block ${n}, transaction ${w.txId}: the object stored under ${id} does not parse: ${(e as Error).message}`, { cause: e });
-  }
-  if (o.id !== id) throw new BlockReadError('BAD_RECORD', `block ${n}, transaction ${w.txId}: the object stored under ${id} has id ${o.id}`);
-  return deepFreeze(o);
 }
 
 function deepFreeze<T>(o: T): T {

@@ -4,7 +4,6 @@
  * `SignedAction` that the participant's own client signed (see `signAction`), so the node can relay but never forge
  * them. Queries return the contract's JSON as the domain types.
  */
-import { signActionWith } from '../client/sign.js';
 import type {
   AccessPolicy,
   AccessRequest,
@@ -25,7 +24,6 @@ import type {
 import { ID_PATTERN } from '../../chaincode/src/domain/index.js';
 import { PARTICIPANT_ID } from '../../chaincode/src/domain/participant.js';
 import { MAX_BATCH_IDS, pageSizeArgument } from '../../chaincode/src/tx/args.js';
-import type { SecretKey } from '../crypto/umbral/index.js';
 import type { ChainInfo, LedgerClient, LedgerEvent, SubmitResult } from './client.js';
 import type { LedgerView } from './ledger-view.js';
 
@@ -47,16 +45,7 @@ export const ACTION_TRANSACTIONS: Readonly<Record<ActionType, string>> = Object.
  * binds the type, actor, time, a fresh nonce, the payload and the channel; the contract accepts it once. The one
  * signer is the client SDK's (browser-safe); the node uses it for custodial accounts.
  */
-export function signAction(
-  signingKey: SecretKey,
-  actorId: string,
-  type: ActionType,
-  payload: Record<string, unknown>,
-  channel: string,
-  issuedAt: Date = new Date(),
-): SignedAction {
-  return signActionWith(signingKey, actorId, type, payload, channel, issuedAt);
-}
+export { signActionWith as signAction } from '../client/sign.js';
 
 export interface ParticipantRegistration {
   kind: ParticipantKind;

@@ -27,14 +27,16 @@ export interface RecordWrite {
   readonly txId: string;
 }
 
-const RECORD_KEY_PREFIX = `\u0000${OBJECT_TYPES.record}\u0000`;
-
-/** The record id of a primary key `\0pie.emr\0<id>\0`, or undefined for any other key (indexes, heads, roots, …). */
-export function recordIdOfKey(key: string): string | undefined {
-  if (!key.startsWith(RECORD_KEY_PREFIX) || !key.endsWith('\u0000')) return undefined;
-  const id = key.slice(RECORD_KEY_PREFIX.length, -1);
+/** The single attribute of a primary key `\0<type>\0<id>\0`, or undefined for a key of another type or shape. */
+export function primaryKeyId(key: string, type: string): string | undefined {
+  const prefix = `\u0000${type}\u0000`;
+  if (!key.startsWith(prefix) || !key.endsWith('\u0000')) return undefined;
+  const id = key.slice(prefix.length, -1);
   return id === '' || id.includes('\u0000') ? undefined : id;
 }
+
+/** The record id of a primary key `\0pie.emr\0<id>\0`, or undefined for any other key (indexes, heads, roots, …). */
+export const recordIdOfKey = (key: string): string | undefined => primaryKeyId(key, OBJECT_TYPES.record);
 
 function decode<T>(what: string, blockNumber: number, f: () => T): T {
   try {
@@ -91,7 +93,7 @@ export function recordWritesOf(writes: readonly StateWrite[], blockNumber: bigin
   for (const w of writes) {
     const id = recordIdOfKey(w.key);
     if (id === undefined) continue;
-    out.push({ id, record: w.value === undefined ? undefined : storedRecord(id, w.value, w.txId, Number(blockNumber)), txId: w.txId });
+    out.push({ id, record: w.value === undefined ? undefined : storedObject(w, blockNumber, id, parseEmrRecord, 'record'), txId: w.txId });
   }
   return out;
 }
@@ -118,14 +120,18 @@ function namespaceWrites(action: peer.TransactionAction, namespace: string, what
   return out;
 }
 
-/** The record stored under `id`, parsed as the chaincode's reads parse it (JSON, then parseEmrRecord). */
-function storedRecord(id: string, value: Uint8Array, txId: string, n: number): EmrRecord {
-  let record: EmrRecord;
+/**
+ * The object a write stored under `id` (`w.value`), parsed as the chaincode's reads parse it (JSON, then `parse`, the
+ * contract's parser); BlockReadError when it does not parse or carries another id.
+ */
+export function storedObject<T extends { id: string }>(w: StateWrite, blockNumber: bigint, id: string, parse: (input: unknown) => T, noun: string): T {
+  const at = `block ${blockNumber}, transaction ${w.txId}`;
+  let o: T;
   try {
-    record = parseEmrRecord(JSON.parse(Buffer.from(value).toString('utf8')));
+    o = parse(JSON.parse(Buffer.from(w.value ?? new Uint8Array(0)).toString('utf8')));
   } catch (e) {
-    throw new BlockReadError('BAD_RECORD', `block ${n}, transaction ${txId}: record ${id} as stored does not parse: ${(e as Error).message}`, { cause: e });
+    throw new BlockReadError('BAD_RECORD', `${at}: the ${noun} stored under ${id} does not parse: ${(e as Error).message}`, { cause: e });
   }
-  if (record.id !== id) throw new BlockReadError('BAD_RECORD', `block ${n}, transaction ${txId}: the record stored under ${id} has id ${record.id}`);
-  return record;
+  if (o.id !== id) throw new BlockReadError('BAD_RECORD', `${at}: the ${noun} stored under ${id} has id ${o.id}`);
+  return o;
 }

@@ -9,6 +9,7 @@ import type { RecordSigningContent } from '../../chaincode/src/domain/canonical.
 import { mintAccessToken } from '../auth/mint.js';
 import { Signer } from '../crypto/umbral/index.js';
 import type { SecretKey } from '../crypto/umbral/index.js';
+import type { RecordMetadataInfo, RecordSummaryInfo } from './types.js';
 
 export type Credentials =
   | { readonly participantId: string; readonly signingKey: SecretKey }
@@ -42,14 +43,8 @@ export interface BlobMetadata {
 }
 
 /** A record for uploaded content, as createEmr takes it (GraphQL enum names: MEDICAL_IMAGING, PRIVATE, FEMALE …). */
-export interface CreateEmrRequest {
+export interface CreateEmrRequest extends RecordMetadataInfo {
   patientId: string;
-  cid: string;
-  size: number;
-  contentHash: string;
-  capsule: string;
-  envelopeVersion: number;
-  mediaType: string;
   summary: {
     category: string;
     securityLevel: string;
@@ -73,8 +68,8 @@ export interface CreatedEmr {
   authorSignature: string;
   transactionId: string;
   blockNumber: number | null;
-  summary: { category: string; securityLevel: string; year: number; codes: string[]; resourceTypes: string[]; labels: string[]; gender: string | null; ageBand: string | null };
-  metadata: { cid: string; size: number; contentHash: string; capsule: string; envelopeVersion: number; mediaType: string };
+  summary: RecordSummaryInfo;
+  metadata: RecordMetadataInfo;
 }
 
 const EMR_FIELDS =

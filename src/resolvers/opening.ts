@@ -5,6 +5,7 @@
  * checks the length against the ledger's size and the plaintext against its SHA-256.
  */
 import 'reflect-metadata'; // type-graphql reads decorator metadata while these classes are defined
+import { concatBytes } from '@noble/hashes/utils.js';
 import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
 import { toBase64 } from '../bytes.js';
 import { EmrOpening } from '../schema/types.js';
@@ -29,12 +30,6 @@ export class EmrOpeningResolver {
       if (length > INLINE_ENVELOPE_MAX_BYTES) return null;
       chunks.push(chunk);
     }
-    const bytes = new Uint8Array(length);
-    let at = 0;
-    for (const c of chunks) {
-      bytes.set(c, at);
-      at += c.length;
-    }
-    return toBase64(bytes);
+    return toBase64(concatBytes(...chunks));
   }
 }
